@@ -175,7 +175,7 @@ def _rotation(video: dict) -> int:
     for side in video.get("side_data_list", []) or []:
         if "rotation" in side:
             # ffprobe reports the matrix's counter-clockwise angle.
-            return int(round(-float(side["rotation"]))) % 360
+            return round(-float(side["rotation"])) % 360
     tag = video.get("tags", {}).get("rotate")
     if tag is not None:
         try:

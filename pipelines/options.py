@@ -37,9 +37,7 @@ class JobOptions(BaseModel):
             except json.JSONDecodeError as exc:
                 raise InvalidOptionsError(f"options are not valid JSON: {exc}") from exc
         if not isinstance(raw, dict):
-            raise InvalidOptionsError(
-                f"options must be a JSON object, got {type(raw).__name__}"
-            )
+            raise InvalidOptionsError(f"options must be a JSON object, got {type(raw).__name__}")
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:

@@ -36,6 +36,8 @@ class TritonAdapter:
                 responses.append(self.pb.InferenceResponse(output_tensors=tensors))
             except Exception as exc:  # per-request errors go back in the response
                 responses.append(
-                    self.pb.InferenceResponse(output_tensors=[], error=self.pb.TritonError(str(exc)))
+                    self.pb.InferenceResponse(
+                        output_tensors=[], error=self.pb.TritonError(str(exc))
+                    )
                 )
         return responses
