@@ -60,18 +60,25 @@ class VideoWriter:
     def close(self) -> Path:
         with contextlib.suppress(BrokenPipeError):
             self._proc.stdin.close()
+        message = self._stderr()
         code = self._proc.wait()
         if code != 0:
-            raise EncodeError(f"video encoding failed (ffmpeg exit {code}): {self._stderr()}")
+            raise EncodeError(f"video encoding failed (ffmpeg exit {code}): {message}")
         return self.path
 
     def abort(self) -> None:
         if self._proc.poll() is None:
             self._proc.kill()
-            self._proc.wait()
+        self._proc.wait()
+        for pipe in (self._proc.stdin, self._proc.stderr):
+            with contextlib.suppress(OSError):
+                pipe.close()
 
     def _stderr(self) -> str:
-        data = self._proc.stderr.read() if self._proc.stderr else b""
+        if self._proc.stderr is None or self._proc.stderr.closed:
+            return "no message"
+        data = self._proc.stderr.read()
+        self._proc.stderr.close()
         return data.decode(errors="replace").strip()[-500:] or "no message"
 
 

