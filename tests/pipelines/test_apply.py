@@ -38,7 +38,7 @@ def _dna(duration: float = 8.0) -> dict:
             "tempo_bpm": 120.0,
             "detected_beats": [0.5 * k for k in range(1, 16)],
             "beat_confidence": 0.9,
-        },  # fmt: skip
+        },
         "color": {},
         "audio": {"present": False},
     }
@@ -48,17 +48,33 @@ def _dna(duration: float = 8.0) -> dict:
 def footage(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("apply") / "odd.mp4"
     # Odd size on purpose: H.264 4:2:0 needs even sizes, so the output must be padded.
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=162x122:r=25:d=10,format=yuv444p,crop=161:121:0:0",
-           "-f", "lavfi", "-i", "sine=frequency=330:duration=10",
-           "-c:v", "libx264", "-pix_fmt", "yuv444p", "-c:a", "aac", str(path))  # fmt: skip
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=162x122:r=25:d=10,format=yuv444p,crop=161:121:0:0",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=330:duration=10",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv444p",
+        "-c:a",
+        "aac",
+        str(path),
+    )
     return path
 
 
 def test_template_boundaries_keep_types_and_edges():
     boundaries, head, tail = template_boundaries(_dna())
     assert [(round(b.time_s, 2), b.type) for b in boundaries] == [
-        (2.4, "cut"), (4.0, "dissolve"), (5.0, "cut")
-    ]  # fmt: skip
+        (2.4, "cut"),
+        (4.0, "dissolve"),
+        (5.0, "cut"),
+    ]
     assert head == pytest.approx(0.5) and tail == pytest.approx(0.8)
 
 
@@ -100,19 +116,34 @@ def test_render_writes_even_h264_aac_with_the_template_grade(tmp_path, footage):
         "lab_covariance": [[150.0, 0, 0], [0, 80.0, 0], [0, 0, 80.0]],
     }
     backend = InProcessBackend(REPO / "model_repository")
-    out, plan = apply_style(dna, [info], tmp_path / "out.mp4", backend,
-                            JobOptions(audio="footage"))  # fmt: skip
-    streams = json.loads(subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format",
-         str(out)], capture_output=True, check=True).stdout)  # fmt: skip
+    out, _plan = apply_style(
+        dna, [info], tmp_path / "out.mp4", backend, JobOptions(audio="footage")
+    )
+    streams = json.loads(
+        subprocess.run(
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-print_format",
+                "json",
+                "-show_streams",
+                "-show_format",
+                str(out),
+            ],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
     video = next(s for s in streams["streams"] if s["codec_type"] == "video")
     audio = next(s for s in streams["streams"] if s["codec_type"] == "audio")
     assert (video["codec_name"], video["width"], video["height"]) == ("h264", 162, 122)
     assert video["pix_fmt"] == "yuv420p" and audio["codec_name"] == "aac"
     assert float(streams["format"]["duration"]) == pytest.approx(8.0, abs=0.1)
 
-    from pipelines.colorspace import rgb_to_lab
     import torch
+
+    from pipelines.colorspace import rgb_to_lab
 
     rendered = probe(out)
     source = VideoSource(rendered)

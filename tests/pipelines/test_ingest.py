@@ -58,8 +58,9 @@ def test_probe_reads_corpus_stream_facts(corpus):
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize(("name", "rotation"), [("video_0", 0), ("video_90", 90),
-                                                 ("video_180", 180), ("video_270", 270)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "rotation"), [("video_0", 0), ("video_90", 90), ("video_180", 180), ("video_270", 270)]
+)
 def test_probe_rotation_tags(corpus, name, rotation):
     info = probe(corpus / "decord" / f"{name}.mov")
     assert info.rotation == rotation
