@@ -1,0 +1,60 @@
+# Clipzy Engine. `make run TEMPLATE=... FOOTAGE=...` and `make test` do all the set-up they need.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSTEM_STAMP := .make/system
+OUT ?= out
+TEMPLATE ?=
+FOOTAGE ?=
+# The CPU build of torch lies here on the build machines; elsewhere pip takes it from PyPI.
+WHEELS := $(wildcard /opt/wheels)
+PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system run test bench lint format triton clean
+
+setup: $(SYSTEM_STAMP) $(STAMP)
+
+system: $(SYSTEM_STAMP)
+
+# System packages: ffmpeg (with libx264) from the distribution. Skipped when already there.
+$(SYSTEM_STAMP):
+	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then \
+		echo "installing ffmpeg"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; \
+	fi
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	@mkdir -p $(dir $@) && touch $@
+
+# The virtual environment, rebuilt only when the project's dependencies change.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check $(PIP_FLAGS) -e ".[dev]"
+	@touch $@
+
+run: setup
+	@test -n "$(TEMPLATE)" -a -n "$(FOOTAGE)" || \
+		{ echo "usage: make run TEMPLATE=<video> FOOTAGE=<video> [OUT=out]"; exit 2; }
+	@mkdir -p $(OUT)
+	$(BIN)/clipzy apply $(TEMPLATE) $(FOOTAGE) -o $(OUT)/output.mp4
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python benchmarks/bench.py
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .make $(OUT) .pytest_cache .ruff_cache
