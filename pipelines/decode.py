@@ -121,7 +121,11 @@ def decode_audio(
     if not info.has_audio:
         return None
     n_channels = channels or min(info.audio_channels or 2, AUDIO_MAX_CHANNELS)
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-ss", f"{start_s:.6f}", "-i", info.path]
+    cmd = ["ffmpeg", "-nostdin", "-v", "error"]
+    if start_s > 0:
+        # Only when asked: even "-ss 0" drops the samples of a stream that starts before zero.
+        cmd += ["-ss", f"{start_s:.6f}"]
+    cmd += ["-i", info.path]
     if duration_s is not None:
         cmd += ["-t", f"{duration_s:.6f}"]
     cmd += ["-map", "0:a:0", "-ac", str(n_channels), "-ar", str(sample_rate)]
