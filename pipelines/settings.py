@@ -38,8 +38,12 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
     worker_poll_s: float = Field(0.2, gt=0)
+    worker_enabled: bool = Field(
+        True, description="run the job worker inside the API process (off: separate workers)"
+    )
     webhook_timeout_s: float = Field(5.0, gt=0)
     webhook_retries: int = Field(4, ge=0)
+    webhook_backoff_s: float = Field(1.0, gt=0, description="first retry delay; doubles each time")
     decode_timeout_s: float = Field(600.0, gt=0)
 
     @model_validator(mode="after")

@@ -1,0 +1,1 @@
+"""The service around the pipelines: REST API, job store, worker, webhooks, logging."""
