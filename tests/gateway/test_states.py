@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ def test_unknown_status_is_refused() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> JobStore:
+def store(tmp_path: Path) -> Iterator[JobStore]:
     database = Database(f"sqlite:///{tmp_path / 'jobs.db'}")
     database.create_tables()
     yield JobStore(database, tmp_path)
