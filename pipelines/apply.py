@@ -39,6 +39,7 @@ SNAP_WINDOW_S = 0.25
 FADE_PAIR_GAP_S = 3.0
 EDGE_S = 1.5
 GRADE_SAMPLES = 8
+MEAN_CORRECTIONS = 2
 RENDER_BATCH = 8
 MAX_FPS = 60.0
 DEFAULT_DISSOLVE_S = 0.5
@@ -273,12 +274,40 @@ def fit_grades(
     grades: list[Grade | None] = []
     for segment in plan.segments:
         length = segment.out_end - segment.out_start
-        times = [segment.src_start + length * (k + 0.5) / GRADE_SAMPLES
-                 for k in range(GRADE_SAMPLES)]  # fmt: skip
+        times = [
+            segment.src_start + length * (k + 0.5) / GRADE_SAMPLES for k in range(GRADE_SAMPLES)
+        ]
         frames = np.stack(list(clips[segment.clip].frames(times).values()))
-        mean, cov = pooled_gaussian(frame_color_stats(backend, frames))
-        grades.append(Grade(LabGaussian(mean, cov), target, options.color_strength, device))
+        step = max(1, int(np.ceil(max(frames.shape[1] / 240, frames.shape[2] / 320))))
+        grades.append(_fit_grade(frames[:, ::step, ::step], target, backend, options, device))
     return grades
+
+
+def _fit_grade(
+    frames: np.ndarray, target: LabGaussian, backend: InferenceBackend, options: JobOptions,
+    device: torch.device,
+) -> Grade:  # fmt: skip
+    """Fit a grade, then correct its mean for what gamut clipping took away.
+
+    The Gaussian map lands on the target exactly only for colours that stay inside the sRGB
+    gamut; saturated footage loses some of the shift to clipping. Measuring the graded sample
+    and moving the aim by the miss (twice) recovers most of it.
+    """
+    source = LabGaussian(*pooled_gaussian(frame_color_stats(backend, frames)))
+    goal = source.mean + options.color_strength * (target.mean - source.mean)
+    aim = LabGaussian(goal.copy(), target.cov)
+    grade = Grade(source, aim, options.color_strength, device)
+    for _ in range(MEAN_CORRECTIONS):
+        graded = grade.apply(torch.from_numpy(frames).to(device).float().div_(255.0))
+        graded_u8 = graded.mul(255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+        mean, _ = pooled_gaussian(frame_color_stats(backend, graded_u8))
+        miss = goal - mean
+        if np.abs(miss).max() < 0.25:
+            break
+        # The map blends by strength; aim past the goal so the blend lands on it.
+        aim = LabGaussian(aim.mean + miss / max(options.color_strength, 1e-3), target.cov)
+        grade = Grade(source, aim, options.color_strength, device)
+    return grade
 
 
 def _weights(plan: EditPlan, t: float) -> tuple[list[tuple[int, float, str]], float]:

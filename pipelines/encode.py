@@ -38,6 +38,9 @@ class VideoWriter:
             "ffmpeg", "-nostdin", "-y", "-v", "error",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
             "-r", f"{fps:.6f}", "-i", "pipe:0",
+            # Convert with the BT.709 matrix the stream is tagged with: tags alone would leave
+            # swscale's BT.601 default in the pixels and shift every colour on playback.
+            "-vf", "scale=out_color_matrix=bt709:out_range=tv",
             "-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF), "-pix_fmt", "yuv420p",
             "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
             "-an", str(path),

@@ -122,6 +122,7 @@ def extract(
     frames = 0
     total = max(1, len(source))
     # Frames take most of the analysis time; the audio and the analyzers' final passes the rest.
+    progress("analyze", 0.0)
     for chunk in source.chunks():
         _check(should_cancel, "analysis")
         for analyzer in frame_analyzers:

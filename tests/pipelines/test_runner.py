@@ -61,7 +61,7 @@ def test_color_shift_shows_in_the_dna_and_is_transferred(tmp_path, pair):
     )
     measured = _mean_lab(shifted) - _mean_lab(neutral)
     recorded = np.subtract(b.style_dna["color"]["lab_mean"], a.style_dna["color"]["lab_mean"])
-    assert np.linalg.norm(measured) > 10  # the shift is large enough to mean something
+    assert np.linalg.norm(measured) > 5  # the shift is large enough to mean something
     assert np.abs(recorded - measured).max() < 0.5, (recorded, measured)
 
     # Applying the shifted template's DNA to the neutral clip moves its colour over.
