@@ -96,6 +96,9 @@ WIPE_MAX_RESIDUAL = 0.25
 WIPE_MIN_CLEAN = 0.4  # share of the grid that must switch cleanly inside the interval
 WIPE_MIN_ORDER = 0.85  # R² of switching time against position (plane or radius)
 WIPE_MIN_SPREAD = 0.4  # the switching times must spread over this share of the interval
+# Spread of log(new / old) block luma under which the new picture is the old one re-lit;
+# wipes between shots measure 0.5 to 1.6 on our clips, the countdown in in1.mp4 0.18 to 0.26.
+WIPE_MIN_NEW_PICTURE = 0.4
 
 
 @dataclass
@@ -521,6 +524,10 @@ def _find_wipes(grids: np.ndarray, rate: float) -> list[Transition]:
 def _fit_wipe(grids: np.ndarray, start: int, end: int) -> tuple[float, Transition] | None:
     """(score, wipe) if frames ``start..end`` switch block by block in spatial order."""
     before, after = grids[start - 1], grids[end + 1]
+    # A transition brings a new picture. A shade sweeping over the same one (the clock hand
+    # of a film-leader countdown, a passing shadow) scales every block by about one factor.
+    if float(np.std(np.log((after + 1.0) / (before + 1.0)))) < WIPE_MIN_NEW_PICTURE:
+        return None
     change = after - before
     changed = np.abs(change) >= WIPE_BLOCK_CHANGE
     values = grids[start : end + 1][:, changed]

