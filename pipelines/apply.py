@@ -40,6 +40,7 @@ FADE_PAIR_GAP_S = 3.0
 EDGE_S = 1.5
 GRADE_SAMPLES = 8
 MEAN_CORRECTIONS = 2
+FIT_PIXELS = 40_000
 RENDER_BATCH = 8
 MAX_FPS = 60.0
 DEFAULT_DISSOLVE_S = 0.5
@@ -290,23 +291,25 @@ def _fit_grade(
     """Fit a grade, then correct its mean for what gamut clipping took away.
 
     The Gaussian map lands on the target exactly only for colours that stay inside the sRGB
-    gamut; saturated footage loses some of the shift to clipping. Measuring the graded sample
-    and moving the aim by the miss (twice) recovers most of it.
+    gamut, and the fitted RGB matrix only approximates it; saturated footage loses some of
+    the shift to clipping. Measuring the graded sample and moving the aim by the miss (twice)
+    recovers most of it.
     """
     source = LabGaussian(*pooled_gaussian(frame_color_stats(backend, frames)))
+    sample = frames.reshape(-1, 3)[:: max(1, frames[..., 0].size // FIT_PIXELS)]
     goal = source.mean + options.color_strength * (target.mean - source.mean)
     aim = LabGaussian(goal.copy(), target.cov)
-    grade = Grade(source, aim, options.color_strength, device)
+    grade = Grade(source, aim, sample, options.color_strength, device)
+    pixels = torch.from_numpy(frames).to(device).float().div_(255.0)
     for _ in range(MEAN_CORRECTIONS):
-        graded = grade.apply(torch.from_numpy(frames).to(device).float().div_(255.0))
-        graded_u8 = graded.mul(255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
-        mean, _ = pooled_gaussian(frame_color_stats(backend, graded_u8))
+        graded = grade.apply(pixels).mul_(255).round_().to(torch.uint8).cpu().numpy()
+        mean, _ = pooled_gaussian(frame_color_stats(backend, graded))
         miss = goal - mean
         if np.abs(miss).max() < 0.25:
             break
         # The map blends by strength; aim past the goal so the blend lands on it.
         aim = LabGaussian(aim.mean + miss / max(options.color_strength, 1e-3), target.cov)
-        grade = Grade(source, aim, options.color_strength, device)
+        grade = Grade(source, aim, sample, options.color_strength, device)
     return grade
 
 

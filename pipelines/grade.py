@@ -1,11 +1,16 @@
-"""Colour transfer: one grade per shot, fitted in CIELAB and applied as a 3D LUT.
+"""Colour transfer: one grade per shot, defined in CIELAB, applied as a fitted RGB matrix.
 
-The transform is the linear Monge–Kantorovich map between two Gaussians (Pitié and Kokaram,
-"The linear Monge-Kantorovitch linear colour mapping for example-based colour transfer",
-2007): it moves the footage's Lab mean and covariance onto the template's exactly, which
-Reinhard et al. 2001 do only per axis. Its singular values are bounded so that flat footage
-is not blown up into noise. Baked into a 33³ RGB LUT, it costs one trilinear lookup a pixel
-on any device.
+The grade is the linear Monge–Kantorovich map between two Gaussians in Lab (Pitié and
+Kokaram, "The linear Monge-Kantorovitch linear colour mapping for example-based colour
+transfer", 2007): it moves the footage's Lab mean and covariance onto the template's,
+which Reinhard et al. 2001 do only per axis. Its singular values are bounded so that flat
+footage is not blown up into noise.
+
+Evaluating Lab per pixel costs two power functions a channel; on a CPU that is the whole
+render budget. So the exact Lab map is evaluated only on a sample of the shot's own pixels,
+and a 3×4 affine map in display RGB is fitted to it by least squares (a colour-correction
+matrix, as in camera pipelines): one matrix product a pixel on any device, and exact on
+the colours the shot really contains.
 """
 
 from __future__ import annotations
@@ -14,11 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from pipelines.colorspace import lab_to_rgb, rgb_to_lab
 
-LUT_SIZE = 33
 MAX_GAIN = 3.0
 COV_FLOOR = 1.0  # Lab units²: a covariance floor, so a flat shot still gets a finite map
 
@@ -47,38 +50,42 @@ def transfer_matrix(source: LabGaussian, target: LabGaussian) -> np.ndarray:
 
 
 class Grade:
-    """A fitted shot grade; ``apply`` maps uint8 RGB frames through its LUT."""
+    """A fitted shot grade; ``apply`` maps float RGB frames through it."""
 
     def __init__(
-        self, source: LabGaussian, target: LabGaussian, strength: float = 1.0,
-        device: str | torch.device = "cpu",
+        self, source: LabGaussian, target: LabGaussian, sample: np.ndarray,
+        strength: float = 1.0, device: str | torch.device = "cpu",
     ) -> None:  # fmt: skip
+        if sample.ndim != 2 or sample.shape[1] != 3:
+            raise ValueError(f"expected a pixel sample [P, 3], got {list(sample.shape)}")
         self.device = torch.device(device)
         self.matrix = transfer_matrix(source, target)
         self.source, self.target, self.strength = source, target, strength
-        self.lut = self._bake()
+        self.affine = self._fit(sample)
 
-    def _bake(self) -> torch.Tensor:
-        axis = torch.linspace(0, 1, LUT_SIZE)
-        # LUT[r, g, b] → RGB; grid_sample's volume is indexed [D=b, H=g, W=r].
-        b, g, r = torch.meshgrid(axis, axis, axis, indexing="ij")
-        rgb = torch.stack([r, g, b], dim=-1)
+    def exact(self, rgb: torch.Tensor) -> torch.Tensor:
+        """The Lab map itself on float RGB [..., 3] in [0, 1] (slow; used to fit)."""
         lab = rgb_to_lab(rgb).double()
         matrix = torch.from_numpy(self.matrix)
-        mapped = (lab - torch.from_numpy(self.source.mean)) @ matrix.T + torch.from_numpy(
-            self.target.mean
-        )
+        mapped = (lab - torch.from_numpy(self.source.mean)) @ matrix.T
+        mapped = mapped + torch.from_numpy(self.target.mean)
         mapped = lab + self.strength * (mapped - lab)
-        out = lab_to_rgb(mapped.float())
-        return out.permute(3, 0, 1, 2)[None].contiguous().to(self.device)  # [1, 3, D, H, W]
+        return lab_to_rgb(mapped.float())
 
-    @torch.inference_mode()
+    def _fit(self, sample: np.ndarray) -> torch.Tensor:
+        rgb = torch.from_numpy(np.ascontiguousarray(sample)).float()
+        if sample.dtype == np.uint8:
+            rgb = rgb / 255.0
+        wanted = self.exact(rgb).double()
+        design = torch.cat([rgb.double(), torch.ones(len(rgb), 1, dtype=torch.float64)], dim=1)
+        # A little ridge towards identity keeps colours the sample lacks where they were.
+        ridge = 1e-3 * len(rgb)
+        identity = torch.cat([torch.eye(3), torch.zeros(1, 3)]).double()
+        gram = design.T @ design + ridge * torch.eye(4, dtype=torch.float64)
+        solution = torch.linalg.solve(gram, design.T @ wanted + ridge * identity)
+        return solution.float().to(self.device)  # [4, 3]
+
     def apply(self, frames: torch.Tensor) -> torch.Tensor:
-        """float RGB [N, H, W, 3] in [0, 1] → graded float RGB, same shape."""
-        n, h, w, _ = frames.shape
-        grid = (frames.reshape(1, n * h, w, 1, 3) * 2 - 1).permute(0, 3, 1, 2, 4)
-        out = F.grid_sample(
-            self.lut, grid.reshape(1, 1, n * h, w, 3), mode="bilinear",
-            padding_mode="border", align_corners=True,
-        )  # fmt: skip
-        return out[0, :, 0].permute(1, 2, 0).reshape(n, h, w, 3)
+        """float RGB [..., 3] in [0, 1] → graded float RGB in [0, 1], same shape."""
+        out = frames @ self.affine[:3] + self.affine[3]
+        return out.clamp_(0.0, 1.0)

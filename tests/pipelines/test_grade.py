@@ -37,19 +37,25 @@ def test_grade_moves_mean_and_covariance_onto_target():
     frames = torch.from_numpy(rng.uniform(0.2, 0.8, (2, 40, 60, 3)).astype(np.float32))
     source = _gaussian(frames)
     target = LabGaussian(source.mean + np.array([6.0, 8.0, -5.0]), source.cov * 0.6)
-    graded = Grade(source, target).apply(frames)
-    result = _gaussian(graded)
-    assert np.abs(result.mean - target.mean).max() < 0.5
-    assert np.abs(result.cov - target.cov).max() < 0.1 * np.abs(target.cov).max()
+    grade = Grade(source, target, frames.reshape(-1, 3).numpy())
+    exact = _gaussian(grade.exact(frames))
+    assert np.abs(exact.mean - target.mean).max() < 0.05
+    assert np.abs(exact.cov - target.cov).max() < 0.01 * np.abs(target.cov).max()
+    # The fitted RGB matrix that renders it is close on the shot's own colours.
+    fitted = _gaussian(grade.apply(frames))
+    assert np.abs(fitted.mean - target.mean).max() < 1.0
+    assert np.abs(fitted.cov - target.cov).max() < 0.15 * np.abs(target.cov).max()
 
 
 def test_identity_grade_changes_nothing_and_strength_zero_too():
     rng = np.random.default_rng(1)
     frames = torch.from_numpy(rng.uniform(0, 1, (1, 30, 30, 3)).astype(np.float32))
     source = _gaussian(frames)
-    assert torch.allclose(Grade(source, source).apply(frames), frames, atol=1e-3)
+    sample = frames.reshape(-1, 3).numpy()
+    assert torch.allclose(Grade(source, source, sample).apply(frames), frames, atol=2e-3)
     other = LabGaussian(source.mean + 20, source.cov)
-    assert torch.allclose(Grade(source, other, strength=0.0).apply(frames), frames, atol=1e-3)
+    unchanged = Grade(source, other, sample, strength=0.0).apply(frames)
+    assert torch.allclose(unchanged, frames, atol=2e-3)
 
 
 def test_flat_footage_gain_is_bounded():
