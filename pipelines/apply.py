@@ -476,6 +476,8 @@ def apply_style(
     should_cancel: Callable[[], bool] | None = None,
 ) -> tuple[Path, EditPlan]:  # fmt: skip
     """Plan, render and encode: the whole of stages 5 and 6 for one output MP4."""
+    if on_progress:
+        on_progress("apply", 0.0)
     plan = plan_edit(dna, footage, options)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="clipzy-render-", dir=output.parent) as tmp:
