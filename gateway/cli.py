@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -28,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="clipzy", description="Extract a template video's Style DNA; render footage in it."
     )
     parser.add_argument("--version", action="version", version=f"clipzy {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log each step (extract and apply are quiet)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     extract = sub.add_parser("extract", help="write a template's Style DNA as JSON")
@@ -105,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from gateway.logging_config import configure_logging
 
+    if args.command != "serve" and not args.verbose and "CLIPZY_LOG_LEVEL" not in os.environ:
+        # A command line tool shows its progress bar and result, not the service's log.
+        settings = settings.model_copy(update={"log_level": "WARNING"})
     configure_logging(settings)
 
     if args.command == "serve":
