@@ -94,8 +94,8 @@ def main() -> int:
 
     floor_template = ffmpeg_decode_s(args.template, settings.analysis_width)
     floor_footage = ffmpeg_decode_s(args.footage, None)
+    # Decoding streams into analysis (chunk by chunk), so its frames are counted there.
     frames = {
-        "decode": result.frames_analyzed,
         "analyze": result.frames_analyzed,
         "apply": result.frames_rendered,
         "encode": result.frames_rendered,
@@ -104,10 +104,11 @@ def main() -> int:
                   f"{os.cpu_count()} cores, Python {platform.python_version()}")  # fmt: skip
     for column in ("stage", "time s", "frames", "frames/s", "peak RSS MB"):
         table.add_column(column, justify="right" if column != "stage" else "left")
+    labels = {"decode": "decode (open, audio)", "analyze": "decode frames + analyze"}
     for stage, seconds in result.timings_s.items():
         n = frames.get(stage)
         fps = f"{n / seconds:.1f}" if n and seconds > 0 else "—"
-        table.add_row(stage, f"{seconds:.2f}", str(n or "—"), fps,
+        table.add_row(labels.get(stage, stage), f"{seconds:.2f}", str(n or "—"), fps,
                       f"{meter.peaks.get(stage, 0.0):.0f}")  # fmt: skip
     table.add_row("total", f"{total:.2f}", "", "", f"{max(meter.peaks.values()):.0f}")
     table.add_section()

@@ -362,8 +362,7 @@ def render(
             batch = _compose(
                 plan, clips, grades, [n / plan.fps for n in range(start, stop)], device
             )
-            out = torch.stack(batch).mul_(255).round_().clamp_(0, 255).to(torch.uint8)
-            writer.write(out.cpu().numpy())
+            writer.write(torch.stack(batch).cpu().numpy())
             if on_progress:
                 on_progress(stop / total)
         writer.close()
@@ -388,25 +387,33 @@ def _compose(
 
     frames = []
     for t, (parts, gain) in zip(times, layout, strict=True):
-        layers = []
-        for index, weight, kind in parts:
+        canvas: torch.Tensor | None = None
+        wipe = len(parts) == 2 and parts[0][2] == "wipe"
+        for index, weight, _ in parts:
             segment = plan.segments[index]
             clip = clips[segment.clip]
             picture = decoded[segment.clip][_source_time(segment, clips, t)]
             frame = torch.from_numpy(picture).to(device).float().div_(255.0)
             if grades[index] is not None:
-                frame = grades[index].apply(frame[None])[0]
-            layer = torch.zeros(plan.height, plan.width, 3, device=device)
+                frame = grades[index].apply(frame)
             y, x = clip.offset
-            layer[y : y + frame.shape[0], x : x + frame.shape[1]] = frame
-            layers.append((layer, weight, kind))
-        if len(layers) == 2 and layers[0][2] == "wipe":
-            split = round(layers[1][1] * plan.width)
-            canvas = layers[0][0]
-            canvas[:, :split] = layers[1][0][:, :split]
-        else:
-            canvas = sum(weight * layer for layer, weight, _ in layers)
-        frames.append(canvas * gain)
+            full = frame.shape[:2] == (plan.height, plan.width)
+            if canvas is None and full and not wipe:
+                canvas = frame.mul_(weight)
+                continue
+            if canvas is None:
+                canvas = torch.zeros(plan.height, plan.width, 3, device=device)
+            region = canvas[y : y + frame.shape[0], x : x + frame.shape[1]]
+            if wipe:
+                if index == parts[1][0]:
+                    split = round(weight * plan.width)
+                    region[:, :split] = frame[:, :split]
+                elif index == parts[0][0]:
+                    region.copy_(frame)
+            else:
+                region.add_(frame, alpha=weight)
+        assert canvas is not None
+        frames.append(canvas.mul_(255.0 * gain).round_().clamp_(0, 255).to(torch.uint8))
     return frames
 
 

@@ -87,5 +87,7 @@ class Grade:
 
     def apply(self, frames: torch.Tensor) -> torch.Tensor:
         """float RGB [..., 3] in [0, 1] → graded float RGB in [0, 1], same shape."""
-        out = frames @ self.affine[:3] + self.affine[3]
-        return out.clamp_(0.0, 1.0)
+        # One 2-D product: a batched 3-D matmul here makes the CPU BLAS keep ~1 GB of buffers.
+        flat = frames.reshape(-1, 3)
+        out = torch.addmm(self.affine[3], flat, self.affine[:3])
+        return out.clamp_(0.0, 1.0).reshape(frames.shape)
