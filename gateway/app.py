@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any
 
 import anyio.to_thread
 import structlog
@@ -109,7 +110,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     _add_probes(app)
     _add_error_handlers(app)
+    _document_job_options(app)
     return app
+
+
+def _document_job_options(app: FastAPI) -> None:
+    """Publish ``JobOptions`` in the OpenAPI components: the multipart body refers to it, but
+    no route takes it as a typed parameter, so FastAPI would leave it out."""
+    from fastapi.openapi.utils import get_openapi
+
+    from pipelines.options import JobOptions
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            schema = JobOptions.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            components.update(schema.pop("$defs", {}))
+            components["JobOptions"] = schema
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_probes(app: FastAPI) -> None:

@@ -80,8 +80,9 @@ CREATE_JOB_BODY: dict[str, Any] = {
                         "options": {
                             "type": "string",
                             "contentMediaType": "application/json",
-                            "description": "a JSON object of job options (JobOptions); unknown "
-                            "names are refused",
+                            "description": "a JSON object of job options (schema JobOptions); "
+                            "unknown names and out-of-range values are refused",
+                            "contentSchema": {"$ref": "#/components/schemas/JobOptions"},
                             "example": '{"webhook_url": "https://example.com/hooks/clipzy", '
                             '"audio": "template"}',
                         },

@@ -243,15 +243,16 @@ def _submission(sink: _FormSink, *, job_id: str, job_dir: Path, settings: Settin
 
 
 def _check_json_object(stored: StoredFile) -> None:
-    """A cheap upload-time check; the pipeline validates the document against its schema."""
+    """The Style DNA is checked against its schema here, so a bad one is a 422 at once."""
+    from pipelines import style_dna as schema
+
     try:
-        document = json.loads(stored.path.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = json.loads(stored.path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InvalidStyleDnaError("style_dna is not UTF-8 JSON text") from exc
+    except json.JSONDecodeError as exc:
         raise InvalidStyleDnaError(f"style_dna is not valid JSON: {exc}") from exc
-    if not isinstance(document, dict):
-        raise InvalidStyleDnaError(
-            f"style_dna must be a JSON object, got {type(document).__name__}"
-        )
+    schema.validate(document)
 
 
 def check_options(options: JobOptions, settings: Settings) -> None:

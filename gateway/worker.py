@@ -163,10 +163,18 @@ class Worker:
         )
 
     def _private_paths_removed(self, job: Job, message: str) -> str:
-        """``message`` with the job folder's path cut: clients need not see the server's."""
+        """``message`` with the job folder's path cut and each stored file called by the name
+        the client uploaded it under: clients need not see the server's names."""
         folder = self.store.job_dir(job.id)
         for prefix in {str(folder), str(folder.resolve())}:
             message = message.replace(prefix + os.sep, "")
+        inputs = job.inputs or {}
+        entries = [inputs.get("template"), inputs.get("style_dna"), *inputs.get("footage", [])]
+        for entry in entries:
+            if entry and entry.get("filename"):
+                stored = str(entry["path"])
+                message = message.replace(stored, entry["filename"])
+                message = message.replace(os.path.basename(stored), entry["filename"])
         return message
 
     def _finish(self, job: Job, target: JobStatus, **fields: object) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipelines.analyzers.color import frame_color_stats, pooled_gaussian
+from pipelines.analyzers.color import content_frames, frame_color_stats, pooled_gaussian
 from pipelines.decode import VideoSource, decode_audio
 from pipelines.encode import AUDIO_RATE, AudioInput, VideoWriter, mux
 from pipelines.errors import InputError, JobCancelled
@@ -272,6 +272,8 @@ def fit_grades(
         np.asarray(color["lab_mean"], dtype=np.float64),
         np.asarray(color["lab_covariance"], dtype=np.float64),
     )
+    curve = (color.get("tone_curve") or {}).get("l_values") or []
+    black_l = float(curve[0]) * options.color_strength if curve else None
     grades: list[Grade | None] = []
     for segment in plan.segments:
         length = segment.out_end - segment.out_start
@@ -280,14 +282,16 @@ def fit_grades(
         ]
         frames = np.stack(list(clips[segment.clip].frames(times).values()))
         step = max(1, int(np.ceil(max(frames.shape[1] / 240, frames.shape[2] / 320))))
-        grades.append(_fit_grade(frames[:, ::step, ::step], target, backend, options, device))
+        grades.append(
+            _fit_grade(frames[:, ::step, ::step], target, backend, options, device, black_l)
+        )
     return grades
 
 
 def _fit_grade(
     frames: np.ndarray, target: LabGaussian, backend: InferenceBackend, options: JobOptions,
-    device: torch.device,
-) -> Grade:  # fmt: skip
+    device: torch.device, black_l: float | None = None,
+) -> Grade | None:  # fmt: skip
     """Fit a grade, then correct its mean for what gamut clipping took away.
 
     The Gaussian map lands on the target exactly only for colours that stay inside the sRGB
@@ -295,11 +299,16 @@ def _fit_grade(
     the shift to clipping. Measuring the graded sample and moving the aim by the miss (twice)
     recovers most of it.
     """
-    source = LabGaussian(*pooled_gaussian(frame_color_stats(backend, frames)))
+    stats = frame_color_stats(backend, frames)
+    keep = content_frames(stats)
+    if not keep.any():
+        return None  # a black or white card: grading it would only tint it
+    frames = frames[keep]
+    source = LabGaussian(*pooled_gaussian(stats, keep))
     sample = frames.reshape(-1, 3)[:: max(1, frames[..., 0].size // FIT_PIXELS)]
     goal = source.mean + options.color_strength * (target.mean - source.mean)
     aim = LabGaussian(goal.copy(), target.cov)
-    grade = Grade(source, aim, sample, options.color_strength, device)
+    grade = Grade(source, aim, sample, options.color_strength, device, black_l)
     pixels = torch.from_numpy(frames).to(device).float().div_(255.0)
     for _ in range(MEAN_CORRECTIONS):
         graded = grade.apply(pixels).mul_(255).round_().to(torch.uint8).cpu().numpy()
@@ -309,7 +318,7 @@ def _fit_grade(
             break
         # The map blends by strength; aim past the goal so the blend lands on it.
         aim = LabGaussian(aim.mean + miss / max(options.color_strength, 1e-3), target.cov)
-        grade = Grade(source, aim, sample, options.color_strength, device)
+        grade = Grade(source, aim, sample, options.color_strength, device, black_l)
     return grade
 
 

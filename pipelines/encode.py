@@ -12,6 +12,7 @@ import json
 import logging
 import subprocess
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ class VideoWriter:
         cmd = [
             "ffmpeg", "-nostdin", "-y", "-v", "error",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-            "-r", f"{fps:.6f}", "-i", "pipe:0",
+            "-r", _rate(fps), "-i", "pipe:0",
             # Convert with the BT.709 matrix the stream is tagged with: tags alone would leave
             # swscale's BT.601 default in the pixels and shift every colour on playback.
             "-vf", "scale=out_color_matrix=bt709:out_range=tv",
@@ -83,6 +84,13 @@ class VideoWriter:
         data = self._proc.stderr.read()
         self._proc.stderr.close()
         return data.decode(errors="replace").strip()[-500:] or "no message"
+
+
+def _rate(fps: float) -> str:
+    """The frame rate as the small fraction it really is (29.97 → 30000/1001), so the MP4's
+    time base stays ordinary."""
+    rate = Fraction(fps).limit_denominator(1001)
+    return f"{rate.numerator}/{rate.denominator}"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ Evaluating Lab per pixel costs two power functions a channel; on a CPU that is t
 render budget. So the exact Lab map is evaluated only on a sample of the shot's own pixels,
 and a 3×4 affine map in display RGB is fitted to it by least squares (a colour-correction
 matrix, as in camera pipelines): one matrix product a pixel on any device, and exact on
-the colours the shot really contains.
+the colours the shot really contains. When the template's darkest tone is known, the
+offset is pinned so that black lands there: a Gaussian map alone lifts black.
 """
 
 from __future__ import annotations
@@ -55,12 +56,14 @@ class Grade:
     def __init__(
         self, source: LabGaussian, target: LabGaussian, sample: np.ndarray,
         strength: float = 1.0, device: str | torch.device = "cpu",
+        black_l: float | None = None,
     ) -> None:  # fmt: skip
         if sample.ndim != 2 or sample.shape[1] != 3:
             raise ValueError(f"expected a pixel sample [P, 3], got {list(sample.shape)}")
         self.device = torch.device(device)
         self.matrix = transfer_matrix(source, target)
         self.source, self.target, self.strength = source, target, strength
+        self.black_l = black_l
         self.affine = self._fit(sample)
 
     def exact(self, rgb: torch.Tensor) -> torch.Tensor:
@@ -77,13 +80,31 @@ class Grade:
         if sample.dtype == np.uint8:
             rgb = rgb / 255.0
         wanted = self.exact(rgb).double()
-        design = torch.cat([rgb.double(), torch.ones(len(rgb), 1, dtype=torch.float64)], dim=1)
+        x = rgb.double()
         # A little ridge towards identity keeps colours the sample lacks where they were.
         ridge = 1e-3 * len(rgb)
+        if self.black_l is not None:
+            # Black stays the template's black: pin the offset there and fit only the matrix.
+            # A Gaussian map alone lifts black (a fade to black would end on a grey card).
+            offset = self._black_target().double()
+            gram = x.T @ x + ridge * torch.eye(3, dtype=torch.float64)
+            rhs = x.T @ (wanted - offset) + ridge * torch.eye(3, dtype=torch.float64)
+            matrix = torch.linalg.solve(gram, rhs)
+            return torch.cat([matrix, offset[None]]).float().to(self.device)
+        design = torch.cat([x, torch.ones(len(rgb), 1, dtype=torch.float64)], dim=1)
         identity = torch.cat([torch.eye(3), torch.zeros(1, 3)]).double()
         gram = design.T @ design + ridge * torch.eye(4, dtype=torch.float64)
         solution = torch.linalg.solve(gram, design.T @ wanted + ridge * identity)
         return solution.float().to(self.device)  # [4, 3]
+
+    def _black_target(self) -> torch.Tensor:
+        """Where black goes: the template's darkest L*, with the map's tint for black faded in
+        proportion (no colour at all at L* = 0)."""
+        mapped = rgb_to_lab(self.exact(torch.zeros(1, 3)))[0]
+        level = float(self.black_l)
+        scale = min(1.0, level / max(float(mapped[0]), 1e-3))
+        lab = torch.tensor([level, float(mapped[1]) * scale, float(mapped[2]) * scale])
+        return lab_to_rgb(lab)
 
     def apply(self, frames: torch.Tensor) -> torch.Tensor:
         """float RGB [..., 3] in [0, 1] → graded float RGB in [0, 1], same shape."""

@@ -17,6 +17,11 @@ MODEL = "color_stats"
 PALETTE_SIZE = 5
 # Below this ΔE-like spread of per-frame means a grade counts as perfectly steady.
 STEADY_SPREAD = 4.0
+# A frame whose luma (0-1) varies less than this around a mean below DARK_CARD or above
+# LIGHT_CARD is a black or white card.
+UNIFORM_STD = 0.03
+DARK_CARD = 0.08
+LIGHT_CARD = 0.92
 
 
 def frame_color_stats(backend: InferenceBackend, frames: np.ndarray) -> dict[str, np.ndarray]:
@@ -31,8 +36,22 @@ def frame_color_stats(backend: InferenceBackend, frames: np.ndarray) -> dict[str
     return {name: np.concatenate(values) for name, values in parts.items()}
 
 
-def pooled_gaussian(stats: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def content_frames(stats: dict[str, np.ndarray]) -> np.ndarray:
+    """Which frames show a picture: not a uniform black or white card (a fade's end, a gap).
+
+    Those cards belong to the transitions, not to the grade.
+    """
+    luma = stats["LUMA_STATS"]
+    card = (luma[:, 1] < UNIFORM_STD) & ((luma[:, 0] < DARK_CARD) | (luma[:, 0] > LIGHT_CARD))
+    return ~card
+
+
+def pooled_gaussian(
+    stats: dict[str, np.ndarray], keep: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Lab mean and covariance of all pixels of the frames, frames weighted equally."""
+    if keep is not None:
+        stats = {name: value[keep] for name, value in stats.items()}
     means = stats["LAB_MEAN"].astype(np.float64)
     mean = means.mean(axis=0)
     offsets = means - mean
@@ -56,9 +75,13 @@ class ColorAnalyzer(FrameAnalyzer):
         return {name: np.concatenate(values) for name, values in self._stats.items()}
 
     def finish(self) -> AnalyzerResult:
-        stats = self.per_frame()
-        if not stats:
+        every = self.per_frame()
+        if not every:
             return AnalyzerResult({"color": {}}, 0.0)
+        keep = content_frames(every)
+        if not keep.any():  # all cards: describe them as they are
+            keep[:] = True
+        stats = {name: value[keep] for name, value in every.items()}
         mean, cov = pooled_gaussian(stats)
         std = np.sqrt(np.clip(np.diag(cov), 0, None))
         quantiles = np.median(stats["L_QUANTILES"], axis=0)
@@ -94,9 +117,10 @@ class ColorAnalyzer(FrameAnalyzer):
             },
             "palette": _palette(stats),
             "frame_mean_spread": round(spread, 3),
-            "frames_analyzed": len(stats["LAB_MEAN"]),
+            "frames_analyzed": len(every["LAB_MEAN"]),
+            "card_frames": int((~keep).sum()),
         }
-        return AnalyzerResult({"color": section}, round(confidence, 4), extras={"stats": stats})
+        return AnalyzerResult({"color": section}, round(confidence, 4), extras={"stats": every})
 
 
 def _temperature(b: float) -> str:

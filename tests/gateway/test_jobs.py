@@ -184,6 +184,9 @@ def test_failing_jobs_fail_alone_and_the_service_serves_the_next(
         # Says what is wrong, without the server's folders.
         assert "cannot be read" in final["error"]["message"]
         assert str(server.settings.data_dir) not in final["error"]["message"]
+        # Files are called by the names the client uploaded them under.
+        assert Path(job["inputs"]["template"]["filename"]).name in final["error"]["message"]
+        assert "uploads/" not in final["error"]["message"], final["error"]["message"]
         assert final["progress_percent"] < 100
         assert_error(client.get(job["links"]["style_dna"]), 409, "no_result")
 

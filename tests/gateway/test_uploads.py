@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.dna import minimal_style_dna
 
 from gateway.uploads import MAX_FOOTAGE_FILES, body_limit
 
@@ -120,7 +121,7 @@ def test_style_dna_may_replace_the_template(upload_server: LiveServer, footage_c
         response = client.post(
             "/api/v1/jobs",
             files=[
-                ("style_dna", ("s.json", b'{"schema_version": "1.0"}', "application/json")),
+                ("style_dna", ("s.json", json.dumps(minimal_style_dna()), "application/json")),
                 ("footage", ("a.mp4", footage_clip.read_bytes(), "video/mp4")),
             ],
         )
@@ -311,6 +312,11 @@ def test_webhook_without_a_secret_is_refused(
         ),
         (
             [("style_dna", "s.json", b"[1]"), ("footage", "f.mp4", MP4_HEAD)],
+            422, "invalid_style_dna",
+        ),
+        (
+            [("style_dna", "s.json", b'{"schema_version": "1.0"}'),
+             ("footage", "f.mp4", MP4_HEAD)],
             422, "invalid_style_dna",
         ),
         ([("template", "t.mp4", MP4_HEAD), ("music", "m.mp3", b"ID3")], 422, "unknown_field"),

@@ -150,3 +150,30 @@ def test_render_writes_even_h264_aac_with_the_template_grade(tmp_path, footage):
     mid = [source.index_at(t) for t in (1.5, 3.0, 6.0)]
     lab = rgb_to_lab(torch.from_numpy(source.get(mid))).reshape(-1, 3).mean(0).numpy()
     assert np.abs(lab - np.array([70.0, 12.0, 25.0])).max() < 4.0, lab
+
+
+def test_black_stays_black_and_the_frame_rate_stays_ntsc(tmp_path):
+    # Footage with a fade to black and a black stretch, at 30000/1001 fps.
+    footage = tmp_path / "black.mp4"
+    rate = "s=160x120:r=30000/1001"
+    ffmpeg(
+        "-filter_complex",
+        f"testsrc2={rate}:d=1.5,fade=t=out:st=1:d=0.5[a];color=black:{rate}:d=1.5[b];"
+        f"testsrc2={rate}:d=1,fade=t=in:st=0:d=0.3[c];[a][b][c]concat=n=3:v=1:a=0",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", str(footage),
+    )  # fmt: skip
+    dna = _dna(4.0)
+    dna["transitions"]["events"] = []
+    dna["cuts"] = {"times_s": [], "frames": [], "cuts_per_minute": 0.0}
+    dna["color"] = {
+        "lab_mean": [62.0, 10.0, 18.0],
+        "lab_covariance": [[300.0, 0, 0], [0, 90.0, 0], [0, 0, 90.0]],
+        "tone_curve": {"percentiles": list(range(0, 101, 10)), "l_values": [0.0] + [60.0] * 10},
+    }
+    backend = InProcessBackend(REPO / "model_repository")
+    out, _ = apply_style(dna, [probe(footage)], tmp_path / "o.mp4", backend, JobOptions())
+    rendered = probe(out)
+    assert rendered.fps == pytest.approx(30000 / 1001, rel=1e-6)
+    source = VideoSource(rendered)
+    black = source.get([source.index_at(2.0)])[0]
+    assert black.max() <= 6, black.reshape(-1, 3).mean(axis=0)
