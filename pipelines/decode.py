@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.errors import DecodeError
+from pipelines.errors import CorruptMediaError, DecodeError
 from pipelines.ingest import MediaInfo
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,10 @@ class VideoSource:
     def __init__(self, info: MediaInfo, size: tuple[int, int] | None = None) -> None:
         import decord
 
+        # FFmpeg's own complaints about a damaged stream would go straight to stderr; the
+        # failure reaches the caller as an error instead.
+        decord.logging.set_level(decord.logging.QUIET)
+
         self.info = info
         width, height = size or (info.width, info.height)
         try:
@@ -96,10 +100,15 @@ class VideoSource:
     def get(self, indices: Sequence[int]) -> np.ndarray:
         import decord
 
+        indices = list(indices)
         try:
-            frames = self._reader.get_batch(list(indices)).asnumpy()
+            frames = self._reader.get_batch(indices).asnumpy()
         except decord.DECORDError as exc:
-            raise DecodeError(f"{Path(self.info.path).name}: decoding failed: {exc}") from exc
+            # decord's message is a C++ trace; the cause a user can act on is the file.
+            raise CorruptMediaError(
+                f"{Path(self.info.path).name}: frames {min(indices)}-{max(indices)} cannot be "
+                "decoded; the file is damaged or cut short"
+            ) from exc
         return np.ascontiguousarray(frames)
 
     def chunks(self, size: int = CHUNK_FRAMES) -> Iterator[FrameChunk]:
