@@ -48,6 +48,11 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/bench.py
 
+# Triton Inference Server on its usual ports (HTTP 8000, gRPC 8001, metrics 8002), serving
+# model_repository/ from this environment. Then: CLIPZY_TRITON_URL=grpc://127.0.0.1:8001.
+triton: setup
+	$(BIN)/python -m pipelines.triton_server $(TRITON_ARGS)
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -161,7 +161,28 @@ def _add_probes(app: FastAPI) -> None:
             if not services.worker.is_alive():
                 raise NotReadyError("the in-process worker has stopped")
             worker = "ok"
-        return Readiness(checks={"database": "ok", "data_dir": "ok", "worker": worker})
+        checks = {"database": "ok", "data_dir": "ok", "worker": worker}
+        if services.settings.triton_url:
+            checks.update(_triton_checks(services.settings))
+        return Readiness(checks=checks)
+
+
+def _triton_checks(settings: Settings) -> dict[str, str]:
+    """Each model's readiness on the configured Triton server; not ready says why."""
+    from pipelines.errors import InferenceError
+    from pipelines.inference import get_backend
+
+    models = sorted(
+        p.name for p in settings.model_repository.iterdir() if (p / "config.pbtxt").is_file()
+    )
+    try:
+        ready = get_backend(settings).readiness(models)  # type: ignore[attr-defined]
+    except InferenceError as exc:
+        raise NotReadyError(exc.message) from exc
+    missing = [m for m, ok in ready.items() if not ok]
+    if missing:
+        raise NotReadyError(f"Triton has not loaded the models {', '.join(missing)}")
+    return {f"triton:{m}": "ok" for m in ready}
 
 
 def error_response(

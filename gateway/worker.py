@@ -22,6 +22,7 @@ from gateway.store import INTERRUPTED_MESSAGE, JobStore
 from gateway.webhooks import WebhookSender
 from pipelines import runner
 from pipelines.errors import ClipzyError, EncodeError, InputError, JobCancelled
+from pipelines.inference import get_backend
 from pipelines.options import JobOptions
 from pipelines.settings import Settings
 
@@ -90,7 +91,10 @@ class Worker:
         logger.info("job_started", mode=job.mode, worker_id=self.worker_id)
         try:
             request = self._request(job)
-            result = runner.run_job(request, on_progress=progress, should_cancel=cancel)
+            result = runner.run_job(
+                request, on_progress=progress, should_cancel=cancel,
+                backend=get_backend(self.settings),
+            )  # fmt: skip
             output = None
             if job.mode == "extract_apply":
                 output = _checked_output(result.output_path)

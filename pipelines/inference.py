@@ -170,22 +170,22 @@ def batches(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + size))
 
 
-_backend: InferenceBackend | None = None
+_backends: dict[tuple[str | None, str], InferenceBackend] = {}
 _backend_lock = threading.Lock()
 
 
-def get_backend() -> InferenceBackend:
-    """The process-wide backend chosen by the settings (in-process unless Triton is set)."""
-    global _backend
+def get_backend(settings: Any = None) -> InferenceBackend:
+    """The backend the settings choose (in-process unless Triton is set), one per choice."""
     from pipelines.settings import get_settings
 
+    settings = settings or get_settings()
+    key = (settings.triton_url, str(settings.model_repository))
     with _backend_lock:
-        if _backend is None:
-            settings = get_settings()
+        if key not in _backends:
             if settings.triton_url:
-                # TODO(#3): a tritonclient implementation of InferenceBackend.
-                raise InferenceError(
-                    "CLIPZY_TRITON_URL is set but the Triton backend is not available yet"
-                )
-            _backend = InProcessBackend(settings.model_repository)
-        return _backend
+                from pipelines.triton_backend import TritonBackend
+
+                _backends[key] = TritonBackend(settings.triton_url)
+            else:
+                _backends[key] = InProcessBackend(settings.model_repository)
+        return _backends[key]
