@@ -43,8 +43,11 @@ class TritonServer:
     def __init__(
         self, repository: Path = REPOSITORY_ROOT / "model_repository", *, http_port: int = 8000,
         grpc_port: int = 8001, metrics_port: int = 8002, host: str = "127.0.0.1",
-        log_path: Path | None = None,
+        log_path: Path | None = None, instance_kind: str = "cpu",
     ) -> None:  # fmt: skip
+        if instance_kind not in ("cpu", "gpu"):
+            raise ValueError(f"instance kind must be cpu or gpu, got {instance_kind!r}")
+        self.instance_kind = instance_kind
         self.repository = Path(repository)
         self.host, self.http_port, self.grpc_port = host, http_port, grpc_port
         self.metrics_port = metrics_port
@@ -74,11 +77,27 @@ class TritonServer:
         shutil.copy2(stub, folder / stub.name)
         return folder.parent
 
+    def served_repository(self, root: Path) -> Path:
+        """The repository as Triton should load it: ours as it is on CPUs; on GPU nodes the
+        same model files, with each ``instance_group`` asking for ``KIND_GPU``."""
+        if self.instance_kind == "cpu":
+            return self.repository
+        served = root / "model_repository"
+        for model in sorted(p for p in self.repository.iterdir() if (p / "config.pbtxt").is_file()):
+            (served / model.name).mkdir(parents=True)
+            config = (model / "config.pbtxt").read_text()
+            (served / model.name / "config.pbtxt").write_text(
+                config.replace("KIND_CPU", "KIND_GPU")
+            )
+            for version in (p for p in model.iterdir() if p.is_dir() and p.name.isdigit()):
+                (served / model.name / version.name).symlink_to(version.resolve())
+        return served
+
     def command(self, backends: Path) -> list[str]:
         server, _ = _wheel()
         return [
             str(server / "bin" / "tritonserver"),
-            f"--model-repository={self.repository}",
+            f"--model-repository={self.served_repository(backends.parent)}",
             f"--backend-directory={backends}",
             f"--http-address={self.host}", f"--http-port={self.http_port}",
             f"--grpc-address={self.host}", f"--grpc-port={self.grpc_port}",
@@ -159,11 +178,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-port", type=int, default=8000)
     parser.add_argument("--grpc-port", type=int, default=8001)
     parser.add_argument("--metrics-port", type=int, default=8002)
+    parser.add_argument(
+        "--instance-kind", choices=["cpu", "gpu"],
+        default=os.environ.get("CLIPZY_TRITON_INSTANCE_KIND", "cpu"),
+        help="where model instances run (default: CLIPZY_TRITON_INSTANCE_KIND or cpu)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     server = TritonServer(
         host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
-        metrics_port=args.metrics_port,
+        metrics_port=args.metrics_port, instance_kind=args.instance_kind,
     )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="clipzy-triton-") as tmp:
         backends = server._backends(Path(tmp))
