@@ -13,7 +13,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system run test bench lint format triton clean
+.PHONY: setup system run test bench lint format triton gpu-check clean
 
 setup: $(SYSTEM_STAMP) $(STAMP)
 
@@ -52,6 +52,10 @@ bench: setup
 # model_repository/ from this environment. Then: CLIPZY_TRITON_URL=grpc://127.0.0.1:8001.
 triton: setup
 	$(BIN)/python -m pipelines.triton_server $(TRITON_ARGS)
+
+# On a GPU host: models on CUDA, Triton with KIND_GPU, DALI decoding, colour transfer.
+gpu-check: setup
+	$(BIN)/python benchmarks/gpu_check.py
 
 lint: setup
 	$(BIN)/ruff check .
