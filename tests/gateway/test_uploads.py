@@ -52,8 +52,12 @@ def post_raw(client: httpx.Client, content: bytes | Iterator[bytes]) -> httpx.Re
 
 
 def stored_files(server: LiveServer) -> list[Path]:
+    """The files under the jobs folder; the server may delete some while this walks."""
     jobs = server.settings.data_dir / "jobs"
-    return sorted(p for p in jobs.rglob("*") if p.is_file()) if jobs.exists() else []
+    found = []
+    for folder, _, names in os.walk(jobs):  # os.walk skips folders that vanish mid-walk
+        found += [Path(folder) / n for n in names if (Path(folder) / n).is_file()]
+    return sorted(found)
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 10) -> bool:
