@@ -40,9 +40,11 @@ def _parser() -> argparse.ArgumentParser:
 
     apply = sub.add_parser("apply", help="render footage in a template's style as an MP4")
     apply.add_argument(
-        "inputs", type=Path, nargs="+",
+        "inputs",
+        type=Path,
+        nargs="+",
         help="TEMPLATE FOOTAGE [FOOTAGE ...], or only FOOTAGE with --style-dna",
-    )  # fmt: skip
+    )
     apply.add_argument("--style-dna", type=Path, help="a stored Style DNA instead of a template")
     apply.add_argument("-o", "--output", type=Path, default=Path("out.mp4"))
     apply.add_argument("--audio", choices=["template", "footage", "none"], default="template")
@@ -122,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
         return 0
 
+    if args.command == "apply" and args.output.suffix.lower() != ".mp4":
+        print(
+            f"clipzy apply: the output is an MP4; name it *.mp4, not {args.output.name}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         with tempfile.TemporaryDirectory(prefix="clipzy-") as tmp:
             if args.command == "extract":
@@ -129,10 +137,12 @@ def main(argv: list[str] | None = None) -> int:
                 _run(request, args.output, "style")
             else:
                 options = JobOptions(
-                    audio=args.audio, color_strength=args.color_strength,
-                    transitions=not args.no_transitions, recut=not args.no_recut,
+                    audio=args.audio,
+                    color_strength=args.color_strength,
+                    transitions=not args.no_transitions,
+                    recut=not args.no_recut,
                     max_output_s=args.max_output_s,
-                )  # fmt: skip
+                )
                 template, footage = (
                     (None, args.inputs) if args.style_dna else (args.inputs[0], args.inputs[1:])
                 )
@@ -140,15 +150,20 @@ def main(argv: list[str] | None = None) -> int:
                     print("clipzy apply: give at least one FOOTAGE clip", file=sys.stderr)
                     return 2
                 request = JobRequest(
-                    "extract_apply", Path(tmp), template=template, footage=list(footage),
-                    style_dna=args.style_dna, options=options,
-                )  # fmt: skip
+                    "extract_apply",
+                    Path(tmp),
+                    template=template,
+                    footage=list(footage),
+                    style_dna=args.style_dna,
+                    options=options,
+                )
                 _run(request, args.output, "video")
     except ClipzyError as exc:
         print(json.dumps({"error": exc.to_dict()}), file=sys.stderr)
         return 1
     except FileNotFoundError as exc:
-        print(f"clipzy: no such file: {exc.filename}", file=sys.stderr)
+        error = {"code": "file_not_found", "message": f"no such file: {exc.filename}"}
+        print(json.dumps({"error": error}), file=sys.stderr)
         return 1
     return 0
 

@@ -67,4 +67,8 @@ def test_bad_input_exits_with_a_coded_error(tmp_path):
         "unsupported_container"
     )
     missing = _clipzy("extract", str(tmp_path / "nope.mp4"), cwd=tmp_path)
-    assert missing.returncode == 1 and "nope.mp4" in missing.stderr
+    assert missing.returncode == 1
+    error = json.loads(missing.stderr.strip().splitlines()[-1])["error"]
+    assert error["code"] == "file_not_found" and "nope.mp4" in error["message"]
+    wrong_name = _clipzy("apply", str(fake), str(fake), "-o", "out.txt", cwd=tmp_path)
+    assert wrong_name.returncode == 2 and "*.mp4" in wrong_name.stderr
