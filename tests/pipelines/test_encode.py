@@ -1,4 +1,4 @@
-"""Encode: colours survive the RGB → BT.709 YUV → RGB round trip; bad output is never success."""
+"""Encode: colours survive RGB to BT.709 YUV and back; bad output is never reported as success."""
 
 from __future__ import annotations
 
