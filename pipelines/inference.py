@@ -23,7 +23,7 @@ from pipelines.errors import InferenceError
 
 logger = logging.getLogger(__name__)
 
-_TRITON_DTYPES = {
+TRITON_DTYPES = {
     "TYPE_UINT8": np.uint8,
     "TYPE_INT32": np.int32,
     "TYPE_INT64": np.int64,
@@ -82,7 +82,7 @@ def _tensors(text: str, section: str) -> Iterator[TensorSpec]:
             raise ValueError(f"malformed {section} tensor in config.pbtxt: {body.strip()!r}")
         yield TensorSpec(
             name=name.group(1),
-            dtype=np.dtype(_TRITON_DTYPES[dtype.group(1)]),
+            dtype=np.dtype(TRITON_DTYPES[dtype.group(1)]),
             dims=tuple(int(d) for d in dims.group(1).split(",") if d.strip()),
         )
 
@@ -129,7 +129,7 @@ class InProcessBackend:
 
     def infer(self, model: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         config = self.config(model)
-        _check_inputs(config, inputs)
+        check_inputs(config, inputs)
         try:
             outputs = self._model(model).infer(dict(inputs))
         except InferenceError:
@@ -142,7 +142,8 @@ class InProcessBackend:
         return outputs
 
 
-def _check_inputs(config: ModelConfig, inputs: Mapping[str, np.ndarray]) -> None:
+def check_inputs(config: ModelConfig, inputs: Mapping[str, np.ndarray]) -> None:
+    """Refuse, before any model runs, inputs whose names, types or batch break ``config``."""
     for spec in config.inputs:
         if spec.name not in inputs:
             raise InferenceError(f"model {config.name!r} expects input {spec.name}")

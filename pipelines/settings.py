@@ -44,7 +44,6 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(5.0, gt=0)
     webhook_retries: int = Field(4, ge=0)
     webhook_backoff_s: float = Field(1.0, gt=0, description="first retry delay; doubles each time")
-    decode_timeout_s: float = Field(600.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from pipelines.errors import InferenceError
-from pipelines.inference import _TRITON_DTYPES, ModelConfig, TensorSpec, _check_inputs
+from pipelines.inference import TRITON_DTYPES, ModelConfig, TensorSpec, check_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def _tensors(entries: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
     return tuple(
         TensorSpec(
             name=e["name"],
-            dtype=np.dtype(_TRITON_DTYPES[e["data_type"]]),
+            dtype=np.dtype(TRITON_DTYPES[e["data_type"]]),
             dims=tuple(int(d) for d in e.get("dims", [])),
         )
         for e in entries
@@ -109,7 +109,7 @@ class TritonBackend:
 
     def infer(self, model: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         config = self.config(model)
-        _check_inputs(config, inputs)
+        check_inputs(config, inputs)
         from tritonclient.utils import np_to_triton_dtype
 
         module = self._module
