@@ -41,3 +41,16 @@ class TritonAdapter:
                     )
                 )
         return responses
+
+
+def triton_python_model(create_model: Callable[[str], Any]) -> type:
+    """The ``TritonPythonModel`` class Triton's python backend looks up in a ``model.py``."""
+
+    class TritonPythonModel:
+        def initialize(self, args: dict[str, Any]) -> None:
+            self.adapter = TritonAdapter(args, create_model)
+
+        def execute(self, requests: list[Any]) -> list[Any]:
+            return self.adapter.execute(requests)
+
+    return TritonPythonModel

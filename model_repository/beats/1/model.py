@@ -56,6 +56,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage, signal
 
+from pipelines.triton_adapter import triton_python_model
+
 MODEL_RATE = 22050
 HOP = 220
 N_FFT = 2048
@@ -359,11 +361,5 @@ def create_model(device: str) -> BeatModel:
     return BeatModel(device)
 
 
-class TritonPythonModel:
-    def initialize(self, args: dict[str, Any]) -> None:
-        from pipelines.triton_adapter import TritonAdapter
-
-        self.adapter = TritonAdapter(args, create_model)
-
-    def execute(self, requests: list[Any]) -> list[Any]:
-        return self.adapter.execute(requests)
+# Triton's python backend instantiates this; in-process runs call create_model.
+TritonPythonModel = triton_python_model(create_model)

@@ -8,12 +8,11 @@ chroma (saturation), luma mean / std / near-black-or-white share (Rec. 709 Y'), 
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
 from pipelines.colorspace import rgb_to_lab
+from pipelines.triton_adapter import triton_python_model
 
 QUANTILES = torch.linspace(0, 1, 11)
 L_BINS, AB_BINS, AB_RANGE = 4, 8, 128.0
@@ -73,11 +72,5 @@ def create_model(device: str = "cpu") -> ColorStatsModel:
     return ColorStatsModel(device)
 
 
-class TritonPythonModel:
-    def initialize(self, args: dict[str, Any]) -> None:
-        from pipelines.triton_adapter import TritonAdapter
-
-        self.adapter = TritonAdapter(args, create_model)
-
-    def execute(self, requests: list[Any]) -> list[Any]:
-        return self.adapter.execute(requests)
+# Triton's python backend instantiates this; in-process runs call create_model.
+TritonPythonModel = triton_python_model(create_model)

@@ -12,11 +12,11 @@ camera motion is compensated (0-1), i.e. all change, and change from moving subj
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from pipelines.triton_adapter import triton_python_model
 
 LEVELS = 3
 ITERATIONS = 4
@@ -104,11 +104,5 @@ def create_model(device: str = "cpu") -> MotionModel:
     return MotionModel(device)
 
 
-class TritonPythonModel:
-    def initialize(self, args: dict[str, Any]) -> None:
-        from pipelines.triton_adapter import TritonAdapter
-
-        self.adapter = TritonAdapter(args, create_model)
-
-    def execute(self, requests: list[Any]) -> list[Any]:
-        return self.adapter.execute(requests)
+# Triton's python backend instantiates this; in-process runs call create_model.
+TritonPythonModel = triton_python_model(create_model)

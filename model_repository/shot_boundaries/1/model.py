@@ -18,9 +18,10 @@ import os
 import random
 import warnings
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
+
+from pipelines.triton_adapter import triton_python_model
 
 logger = logging.getLogger(__name__)
 
@@ -108,13 +109,5 @@ def create_model(device: str) -> ShotBoundaryModel:
     return ShotBoundaryModel(device)
 
 
-class TritonPythonModel:
-    """Entry point for Triton's python backend."""
-
-    def initialize(self, args: dict[str, Any]) -> None:
-        from pipelines.triton_adapter import TritonAdapter
-
-        self.adapter = TritonAdapter(args, create_model)
-
-    def execute(self, requests: list[Any]) -> list[Any]:
-        return self.adapter.execute(requests)
+# Triton's python backend instantiates this; in-process runs call create_model.
+TritonPythonModel = triton_python_model(create_model)
