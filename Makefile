@@ -13,7 +13,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system run test bench lint format triton gpu-check clean
+.PHONY: setup system run test bench bench-accuracy lint format triton gpu-check clean
 
 setup: $(SYSTEM_STAMP) $(STAMP)
 
@@ -47,6 +47,11 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py
+
+# Accuracy beside the peers (PySceneDetect, TransNetV2, librosa, color-matcher, pyloudnorm),
+# one table per task; BENCH_ARGS="beats --quick" narrows it.
+bench-accuracy: setup
+	$(BIN)/python -m benchmarks.accuracy $(BENCH_ARGS)
 
 # Triton Inference Server on its usual ports (HTTP 8000, gRPC 8001, metrics 8002), serving
 # model_repository/ from this environment. Then: CLIPZY_TRITON_URL=grpc://127.0.0.1:8001.

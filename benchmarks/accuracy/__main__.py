@@ -1,0 +1,72 @@
+"""Run the accuracy benchmark and print one table per task (see the package docstring)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from benchmarks.accuracy.common import Table, default_context, fmt
+
+TASKS = ("cuts", "transitions", "beats", "color", "loudness", "motion", "confidence")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.accuracy")
+    parser.add_argument("tasks", nargs="*", help=f"any of {', '.join(TASKS)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="fewer generated cases")
+    parser.add_argument("--json", help="also write the tables to this JSON file")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.tasks) - set(TASKS))
+    if unknown:
+        parser.error(f"unknown task {', '.join(unknown)}; choose from {', '.join(TASKS)}")
+    logging.basicConfig(level=logging.WARNING)
+    ctx = default_context(quick=args.quick)
+    console = Console(width=160)
+    console.print(
+        f"accuracy benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
+        f"{platform.python_version()}, corpus: {ctx.corpus or 'absent (corpus rows skipped)'}"
+    )
+    tables: list[Table] = []
+    for task in args.tasks or TASKS:
+        module = importlib.import_module(f"benchmarks.accuracy.{task}")
+        start = time.perf_counter()
+        produced = module.run(ctx)
+        for table in produced:
+            _print(console, table)
+        console.print(f"[dim]{task}: {time.perf_counter() - start:.1f} s[/dim]\n")
+        tables.extend(produced)
+    goals = [(t.task, text, met) for t in tables for text, met in t.goals.items()]
+    missed = [(task, text) for task, text, met in goals if not met]
+    console.print(f"goals met: {len(goals) - len(missed)} of {len(goals)}")
+    for task, text in missed:
+        console.print(f"  [red]missed[/red] ({task}) {text}")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump([t.__dict__ for t in tables], out, indent=1, default=str)
+    return 0
+
+
+def _print(console: Console, table: Table) -> None:
+    rich = RichTable(title=f"{table.task}: {table.title}", title_justify="left")
+    for column in table.columns:
+        rich.add_column(column)
+    for row in table.rows:
+        rich.add_row(*(fmt(v) for v in row))
+    console.print(rich)
+    for note in table.notes:
+        console.print(f"  {note}")
+    for text, met in table.goals.items():
+        console.print(f"  goal {'[green]met[/green]' if met else '[red]missed[/red]'}: {text}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""What every accuracy task shares: where inputs live, timing, and the table it prints."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+REPO = Path(__file__).resolve().parents[2]
+# The generators the tests use, so benchmark and tests measure the same inputs.
+sys.path.insert(0, str(REPO / "tests" / "_lib"))
+
+T = TypeVar("T")
+
+
+@dataclass
+class Context:
+    corpus: Path | None  # None where the shared corpus is absent: corpus rows are skipped
+    work: Path  # generated inputs are cached here between runs
+    quick: bool = False  # fewer generated cases, for a fast look
+
+    def corpus_file(self, relative: str) -> Path | None:
+        if self.corpus is None:
+            return None
+        path = self.corpus / relative
+        return path if path.is_file() else None
+
+
+@dataclass
+class Table:
+    """One task's result: a row per (input, engine), with a goal verdict where one applies."""
+
+    task: str
+    title: str
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # Goals this table checks, each "text" -> met? (printed under the table, summed at the end)
+    goals: dict[str, bool] = field(default_factory=dict)
+
+    def add(self, *values: Any) -> None:
+        if len(values) != len(self.columns):
+            raise ValueError(f"{self.title}: {len(values)} values for {len(self.columns)} columns")
+        self.rows.append(list(values))
+
+    def goal(self, text: str, met: bool) -> None:
+        self.goals[text] = bool(met)
+
+
+def default_context(quick: bool = False) -> Context:
+    corpus = Path(os.environ.get("CLIPZY_CORPUS_DIR", REPO.parent / "shared" / "corpus"))
+    work = Path(os.environ.get("CLIPZY_BENCH_DIR", "/tmp/clipzy-bench"))
+    work.mkdir(parents=True, exist_ok=True)
+    return Context(corpus if (corpus / "MANIFEST.md").is_file() else None, work, quick)
+
+
+def timed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, float]:
+    """``fn(*args, **kwargs)`` and the wall seconds it took."""
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """A cell: floats rounded, None as an em dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
