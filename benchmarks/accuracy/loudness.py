@@ -14,8 +14,6 @@ ffmpeg reports -70.0 LUFS where nothing passes its gate; that is read as "not me
 
 from __future__ import annotations
 
-import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -27,43 +25,12 @@ from pipelines.decode import AudioTrack
 
 RATE = 48000
 TOLERANCE_LU = 0.3
-MEDIA = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".wav", ".ogg", ".mp3")
-
-
-def ffmpeg_ebur128(path: Path) -> dict[str, float | None]:
-    """ffmpeg's summary: I (LUFS, None at its -70 floor) and true peak (dBTP, None at -inf)."""
-    done = subprocess.run(
-        ["ffmpeg", "-nostdin", "-nostats", "-hide_banner", "-i", str(path), "-map", "0:a:0",
-         "-af", "ebur128=peak=true", "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    summary = done.stderr[done.stderr.rfind("Summary:") :]
-
-    def field(name: str) -> float | None:
-        match = re.search(rf"{name}:\s+(-?inf|-?\d+(?:\.\d+)?)", summary)
-        value = float(match.group(1)) if match else float("-inf")
-        return None if not np.isfinite(value) else value
-
-    integrated = field("I")
-    return {"I": None if integrated is None or integrated <= -70.0 else integrated,
-            "peak": field("Peak")}  # fmt: skip
-
-
-def has_audio(path: Path) -> bool:
-    done = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
-         "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    return done.returncode == 0 and bool(done.stdout.strip())
 
 
 def inputs(ctx: Context) -> dict[str, Path]:
     found: dict[str, Path] = {}
     if ctx.corpus is not None:
-        for path in sorted(ctx.corpus.rglob("*")):
-            if path.suffix.lower() in MEDIA and "corrupted" not in path.name and has_audio(path):
-                found[str(path.relative_to(ctx.corpus))] = path
+        found.update(sa.corpus_audio(ctx.corpus))
     work = ctx.work / "loudness"
     work.mkdir(parents=True, exist_ok=True)
     found.update({f"generated/{name}": path for name, path in sa.loudness_cases(work).items()})
@@ -99,7 +66,7 @@ def run(ctx: Context) -> list[Table]:
     )
     worst, failed, short_ok, short_seen = 0.0, [], True, False
     for name, path in inputs(ctx).items():
-        reference, ref_s = timed(ffmpeg_ebur128, path)
+        reference, ref_s = timed(sa.ffmpeg_ebur128, path)
         samples = sa.read_audio(path, RATE)
         (section, error), our_s = timed(ours, samples)
         (py_lufs, py_error), py_s = timed(pyloudnorm_lufs, samples)

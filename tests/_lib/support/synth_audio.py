@@ -7,6 +7,7 @@ an existing file is reused.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import wave
 from dataclasses import dataclass
@@ -340,3 +341,47 @@ def librosa_beats(mono: np.ndarray | None, rate: int) -> BeatRun:
     bpm = float(np.atleast_1d(tempo)[0])
     return BeatRun(np.asarray(beats), bpm if bpm > 0 else None, None, [],
                    time.perf_counter() - start)  # fmt: skip
+
+
+# --- loudness reference ------------------------------------------------------------------
+
+
+def ffmpeg_ebur128(path: Path) -> dict[str, float | None]:
+    """ffmpeg's summary: I (LUFS, None at its -70 floor) and true peak (dBTP, None at -inf)."""
+    done = subprocess.run(
+        ["ffmpeg", "-nostdin", "-nostats", "-hide_banner", "-i", str(path), "-map", "0:a:0",
+         "-af", "ebur128=peak=true", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    summary = done.stderr[done.stderr.rfind("Summary:") :]
+
+    def field(name: str) -> float | None:
+        match = re.search(rf"{name}:\s+(-?inf|-?\d+(?:\.\d+)?)", summary)
+        value = float(match.group(1)) if match else float("-inf")
+        return None if not np.isfinite(value) else value
+
+    integrated = field("I")
+    return {"I": None if integrated is None or integrated <= -70.0 else integrated,
+            "peak": field("Peak")}  # fmt: skip
+
+
+def has_audio(path: Path) -> bool:
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
+         "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return done.returncode == 0 and bool(done.stdout.strip())
+
+
+MEDIA_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".wav", ".ogg", ".mp3")
+
+
+def corpus_audio(corpus: Path) -> dict[str, Path]:
+    """Every corpus media file with an audio stream (the deliberately corrupt one left out)."""
+    return {
+        str(path.relative_to(corpus)): path
+        for path in sorted(corpus.rglob("*"))
+        if path.suffix.lower() in MEDIA_SUFFIXES and "corrupted" not in path.name
+        and has_audio(path)
+    }  # fmt: skip
