@@ -7,9 +7,11 @@ docstring (``model_repository/beats/1/model.py``).
 
 Emits ``rhythm``: ``tempo_bpm`` (None when there is no beat to speak of), ``detected_beats``
 (seconds from the start of the audio), ``beat_confidence``, ``beat_interval_s`` and
-``tempo_alternatives_bpm`` (the other metrical level a listener might tap, e.g. half or double
-time). The analyzer's confidence is the beat confidence: silence, noise, speech and missing
-audio score low; a clear, steady beat scores above 0.85.
+``tempo_alternatives_bpm`` (up to two other metrical levels a listener might tap, e.g. half
+or double time, strongest first). The analyzer's confidence is the beat confidence: silence,
+noise, speech and missing audio give no tempo and a confidence of 0 (anything under 0.5 means
+"no beat to speak of"); a tempo whose half or double scores alike is marked by a lowered
+confidence; a clear, steady beat at an unambiguous level scores above 0.85.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class BeatAnalyzer(AudioAnalyzer):
             },
         )
         tempo = float(outputs["TEMPO"].reshape(-1)[0])
-        alt = float(outputs["TEMPO_ALT"].reshape(-1)[0])
+        alternatives = [float(t) for t in outputs["TEMPO_ALT"].reshape(-1) if t > 0.0]
         confidence = float(np.clip(outputs["CONFIDENCE"].reshape(-1)[0], 0.0, 1.0))
         beats = np.asarray(outputs["BEATS"], dtype=np.float64).reshape(-1)
         beats = beats[(beats >= 0.0) & (beats <= audio.duration_s)]
@@ -63,15 +65,15 @@ class BeatAnalyzer(AudioAnalyzer):
             logger.info("rhythm: no steady beat found (confidence %.2f)", confidence)
             return _no_rhythm(confidence)
         logger.info(
-            "rhythm: %.1f BPM (or %.1f), %d beats, confidence %.2f",
-            tempo, alt, len(beats), confidence,
+            "rhythm: %.1f BPM (or %s), %d beats, confidence %.2f",
+            tempo, alternatives, len(beats), confidence,
         )  # fmt: skip
         section = {
             "tempo_bpm": round(tempo, 2),
             "detected_beats": [round(float(t), 3) for t in beats],
             "beat_confidence": round(confidence, 3),
             "beat_interval_s": round(60.0 / tempo, 4),
-            "tempo_alternatives_bpm": [round(alt, 2)] if alt > 0.0 else [],
+            "tempo_alternatives_bpm": [round(t, 2) for t in alternatives],
         }
         return AnalyzerResult(sections={"rhythm": section}, confidence=confidence)
 

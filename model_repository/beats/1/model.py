@@ -26,7 +26,9 @@ The steps, and why each is there:
    is neutral between 85 and 170 BPM, so there the periodicity decides. One exception: when
    the double tempo is as periodic as the chosen one (``OCTAVE_UP``), nothing accents every
    other pulse (a click track, a four-on-the-floor kick), and the faster level is the beat.
-   The strongest other level (half, double, or a 3:2 relative) is the alternative tempo.
+   The other levels a listener might tap (half, double, third, triple, 3:2 and 4:3 relatives
+   of the tempo), ranked by the same prior-weighted periodicity, give up to two alternative
+   tempi, strongest first.
 
 3. **Beats** by dynamic programming (Ellis 2007, "Beat tracking by dynamic programming", JNMR
    36(1)): the beat sequence maximises the onset strength at its beats plus, for every pair of
@@ -41,17 +43,22 @@ The steps, and why each is there:
    a fifth of it each rests on how steady the period is across windows (the share of windows
    where it is a clear peak) and on how much more onset strength sits on the beats than
    half-way between them; and it is scaled by the evidence: fewer than
-   ``FULL_EVIDENCE_BEATS`` beats (a clip of a few seconds) are not fully trusted. Noise,
-   silence, steady tones and speech-like audio score low; a clear beat scores above 0.85.
+   ``FULL_EVIDENCE_BEATS`` beats (a clip of a few seconds) are not fully trusted. Last, the
+   metrical level itself may be a guess: when the half or double tempo scores from
+   ``OCTAVE_ALIKE`` (70 %) up to as much as the chosen one (prior-weighted), up to
+   ``OCTAVE_DOUBT`` (40 %) of the confidence is taken away, and that level is among the
+   alternatives. Noise, silence, steady tones and speech-like audio score 0 (no tempo is
+   reported at all); a clear beat at an unambiguous level scores above 0.85.
 
-Outputs: ``BEATS`` (seconds), ``TEMPO`` and ``TEMPO_ALT`` (BPM, 0 when none), ``CONFIDENCE``,
+Outputs: ``BEATS`` (seconds), ``TEMPO`` (BPM, 0 when none), ``TEMPO_ALT`` (up to two other
+metrical levels, BPM, strongest first; empty when there is no tempo), ``CONFIDENCE``,
 ``PERIODICITY`` (the normalised autocorrelation at the tempo).
 """
 
 from __future__ import annotations
 
 from math import gcd
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import ndimage, signal
@@ -82,6 +89,14 @@ TIGHTNESS = 100.0
 MIN_PERIODICITY = 0.15
 MIN_BEATS = 3
 FULL_EVIDENCE_BEATS = 8
+MAX_ALTERNATIVES = 2
+# Metrical relatives of a tempo that listeners tap instead: octaves, 3:2 (a triplet or dotted
+# feel) and 4:3 (a pulse of three sixteenths against a beat of four).
+LEVELS = (0.5, 2.0, 2.0 / 3.0, 1.5, 1.0 / 3.0, 3.0, 0.75, 4.0 / 3.0)
+# Octave ambiguity: the half or double tempo scoring from OCTAVE_ALIKE to fully alike (1.0)
+# of the chosen one takes up to OCTAVE_DOUBT of the confidence away.
+OCTAVE_ALIKE = 0.7
+OCTAVE_DOUBT = 0.4
 SILENCE_RMS = 1e-4  # -80 dBFS: below this the clip is silent for our purposes
 
 
@@ -168,6 +183,13 @@ def periodicity(onsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return bpm, np.array(rows)
 
 
+class Tempo(NamedTuple):
+    bpm: float  # 0 when nothing is periodic
+    alternatives: list[float]  # other metrical levels, strongest first
+    periodicity: float  # the normalised autocorrelation at the tempo
+    octave_alike: float  # the half or double tempo's weighted score over the tempo's
+
+
 def _prior(bpm: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * (np.log2(bpm / PRIOR_CENTRE_BPM) / PRIOR_OCTAVES) ** 2)
 
@@ -180,13 +202,13 @@ def _peak(bpm: np.ndarray, curve: np.ndarray, centre: float, tolerance: float = 
     return int(near[np.argmax(curve[near])])
 
 
-def choose_tempo(bpm: np.ndarray, salience: np.ndarray) -> tuple[float, float, float]:
-    """(tempo, alternative tempo, periodicity at the tempo) from the windows' salience."""
+def choose_tempo(bpm: np.ndarray, salience: np.ndarray) -> Tempo:
+    """The tempo, the other metrical levels, and how alike the nearest octave scores."""
     mean = salience.mean(axis=0)
     weighted = np.maximum(mean, 0.0) * _prior(bpm)
     best = int(np.argmax(weighted))
     if weighted[best] <= 0.0:
-        return 0.0, 0.0, 0.0
+        return Tempo(0.0, [], 0.0, 0.0)
     # Autocorrelation repeats at every multiple of the period, so a pulse whose half tempo is
     # no more periodic than itself (a click track, a four-on-the-floor kick) has no slower
     # accent: the faster level is the beat, whatever the prior preferred.
@@ -195,14 +217,17 @@ def choose_tempo(bpm: np.ndarray, salience: np.ndarray) -> tuple[float, float, f
         best = double
     tempo = _refine(bpm, mean, best)
 
-    # The other metrical levels a listener might tap: the strongest of them, by the same
-    # prior-weighted periodicity, is the alternative.
-    alt, alt_score = 0.0, 0.0
-    for ratio in (0.5, 2.0, 2.0 / 3.0, 1.5, 1.0 / 3.0, 3.0):
+    # The other metrical levels a listener might tap, by the same prior-weighted periodicity,
+    # strongest first.
+    levels = []
+    for ratio in LEVELS:
         i = _peak(bpm, mean, tempo * ratio)
-        if i >= 0 and weighted[i] > alt_score:
-            alt, alt_score = _refine(bpm, mean, i), float(weighted[i])
-    return tempo, alt, float(mean[best])
+        if i >= 0 and weighted[i] > 0.0:
+            levels.append((float(weighted[i]), _refine(bpm, mean, i), ratio))
+    levels.sort(reverse=True)
+    alternatives = [t for _, t, _ in levels[:MAX_ALTERNATIVES]]
+    octave = max((w for w, _, r in levels if r in (0.5, 2.0)), default=0.0)
+    return Tempo(tempo, alternatives, float(mean[best]), octave / float(weighted[best]))
 
 
 def _refine(bpm: np.ndarray, curve: np.ndarray, i: int) -> float:
@@ -291,12 +316,13 @@ def analyse(y: np.ndarray, sr: int) -> dict[str, Any]:
     if sr != MODEL_RATE:
         g = gcd(int(sr), MODEL_RATE)
         y = signal.resample_poly(y, MODEL_RATE // g, int(sr) // g)
-    nothing = {"beats": np.zeros(0), "tempo": 0.0, "alt": 0.0, "confidence": 0.0, "period": 0.0}
+    nothing = {"beats": np.zeros(0), "tempo": 0.0, "alt": [], "confidence": 0.0, "period": 0.0}
     if len(y) < N_FFT or np.sqrt(np.mean(np.square(y, dtype=np.float64))) < SILENCE_RMS:
         return nothing
     onsets = onset_strength(y)
     bpm, salience = periodicity(onsets)
-    tempo, alt, strength = choose_tempo(bpm, salience)
+    chosen = choose_tempo(bpm, salience)
+    tempo, strength = chosen.bpm, chosen.periodicity
     # White noise gives autocorrelation values of about 1/sqrt(frames) at every lag; the
     # highest of the grid's few hundred independent lags reaches ~4 of those.
     chance = max(MIN_PERIODICITY, 4.0 / np.sqrt(len(onsets)))
@@ -321,11 +347,13 @@ def analyse(y: np.ndarray, sr: int) -> dict[str, Any]:
     clear = float(np.clip((strength - chance) / 0.15, 0.0, 1.0))
     # A handful of beats (a clip of a few seconds) is too little evidence for full trust.
     coverage = min(1.0, len(frames) / FULL_EVIDENCE_BEATS)
-    confidence = clear * coverage * (0.6 + 0.2 * steady + 0.2 * contrast)
+    # Where the half or double tempo scores about as well, the level is a guess: say so.
+    doubt = OCTAVE_DOUBT * np.clip((chosen.octave_alike - OCTAVE_ALIKE) / (1 - OCTAVE_ALIKE), 0, 1)
+    confidence = clear * coverage * (0.6 + 0.2 * steady + 0.2 * contrast) * (1.0 - doubt)
     return {
         "beats": times,
         "tempo": tempo,
-        "alt": alt,
+        "alt": chosen.alternatives,
         "confidence": float(np.clip(confidence, 0.0, 1.0)),
         "period": strength,
     }
@@ -351,7 +379,7 @@ class BeatModel:
         return {
             "BEATS": found["beats"].astype(np.float32)[None, :],
             "TEMPO": one(found["tempo"]),
-            "TEMPO_ALT": one(found["alt"]),
+            "TEMPO_ALT": np.array([found["alt"]], dtype=np.float32).reshape(1, -1),
             "CONFIDENCE": one(found["confidence"]),
             "PERIODICITY": one(found["period"]),
         }
