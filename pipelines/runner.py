@@ -19,6 +19,7 @@ from pipelines import style_dna
 from pipelines.analyzers.base import AnalyzerResult, AudioAnalyzer, FrameAnalyzer
 from pipelines.analyzers.color import ColorAnalyzer
 from pipelines.analyzers.motion import MotionAnalyzer
+from pipelines.analyzers.picture import PictureAnalyzer
 from pipelines.apply import apply_style
 from pipelines.decode import VideoSource, analysis_size, decode_audio
 from pipelines.errors import InputError, JobCancelled
@@ -117,6 +118,7 @@ def extract(
         ColorAnalyzer(backend),
         CutAnalyzer(backend, template.fps),
         MotionAnalyzer(backend, template.fps),
+        PictureAnalyzer(),
     ]
     audio_analyzers: list[AudioAnalyzer] = [LoudnessAnalyzer(), BeatAnalyzer(backend)]
     frames = 0

@@ -29,8 +29,11 @@ SCHEMA_MAJOR = 1
 ON_BEAT_WINDOW_S = 0.07
 LONG_TEMPLATE_S = 600.0
 MIN_FRAMES = 24
-# How much each part weighs in the overall confidence.
+# How much each part weighs in the overall confidence (``picture`` is not weighed: it enters
+# through the count of evidence frames instead).
 WEIGHTS = {"color": 0.3, "cuts": 0.2, "motion": 0.15, "rhythm": 0.25, "audio": 0.1}
+PART_FLOOR = 0.01
+WEAK_PART = 0.5
 
 
 @lru_cache(maxsize=1)
@@ -91,6 +94,9 @@ def build(
     for result in results.values():
         sections.update(result.sections)
     confidence = {name: result.confidence for name, result in results.items()}
+    picture = results.get("picture")
+    evidence = picture.extras.get("evidence_frames", frame_count) if picture else frame_count
+    overall, reasons = overall_confidence(confidence, info, evidence)
 
     cuts = sections.setdefault("cuts", {"times_s": [], "frames": [], "cuts_per_minute": 0.0})
     rhythm = sections.setdefault(
@@ -118,6 +124,7 @@ def build(
             "pix_fmt": info.pix_fmt,
             # TODO(#5): read the transfer characteristics (HLG/PQ) and report HDR.
             "hdr": False,
+            **sections.get("picture", {}),
         },
         "color": sections.get("color", {}),
         "cuts": cuts,
@@ -126,21 +133,50 @@ def build(
         "audio": sections.get("audio", {"present": info.has_audio}),
         "rhythm": rhythm,
         "confidence": {k: round(v, 4) for k, v in confidence.items()},
-        "extraction_confidence": overall_confidence(confidence, info, frame_count),
+        "extraction_confidence": overall,
+        "confidence_notes": reasons,
     }
     return validate(document)
 
 
-def overall_confidence(parts: dict[str, float], info: MediaInfo, frame_count: int) -> float:
-    """Weighted mean of the parts, scaled down for very short or very long templates."""
-    total = sum(WEIGHTS.get(name, 0.0) * value for name, value in parts.items())
-    weight = sum(WEIGHTS.get(name, 0.0) for name in parts) or 1.0
-    score = total / weight
-    # Too few frames to see a rhythm of cuts or a grade over time.
-    score *= min(1.0, frame_count / MIN_FRAMES) ** 0.5
+def overall_confidence(
+    parts: dict[str, float], info: MediaInfo, evidence_frames: int
+) -> tuple[float, list[str]]:
+    """The overall confidence in [0, 1] and, for each thing that lowered it, a reason.
+
+    The parts combine as a weighted *geometric* mean: a Style DNA is only as trustworthy as
+    its weakest part, so one part that could not be measured (silence where the music should
+    be, a grade that changes every frame) pulls the whole down much more than an average
+    would, while parts that all score ~0.9 give ~0.9. Each part counts at least
+    :data:`PART_FLOOR`, so no single part can zero the score by itself.
+
+    It is then scaled by how much picture there was: ``evidence_frames`` counts frames that
+    are new (not a repeat of the one before) and not noise, and under :data:`MIN_FRAMES` of
+    them a grade, a cutting rhythm and motion cannot be told apart from chance — whether the
+    clip is a few frames long, a still image held for minutes, or static. Templates over ten
+    minutes decay too: one style rarely holds that long.
+    """
+    reasons: list[str] = []
+    weighted = {name: WEIGHTS[name] for name in parts if name in WEIGHTS}
+    total = sum(weighted.values())
+    if total:
+        log_score = sum(w * math.log(max(PART_FLOOR, parts[name])) for name, w in weighted.items())
+        score = math.exp(log_score / total)
+    else:
+        score = 0.0
+    for name in weighted:
+        if parts[name] < WEAK_PART:
+            reasons.append(f"{name} confidence is low ({parts[name]:.2f})")
+    if evidence_frames < MIN_FRAMES:
+        score *= (max(0, evidence_frames) / MIN_FRAMES) ** 0.5
+        reasons.append(
+            f"only {evidence_frames} distinct, non-noise frames (a still image, noise or a very "
+            f"short clip); {MIN_FRAMES} are needed for a full score"
+        )
     if info.duration_s > LONG_TEMPLATE_S:
         score *= math.exp(-(info.duration_s - LONG_TEMPLATE_S) / LONG_TEMPLATE_S)
-    return round(min(1.0, max(0.0, score)), 4)
+        reasons.append(f"the template is longer than {LONG_TEMPLATE_S / 60:.0f} minutes")
+    return round(min(1.0, max(0.0, score)), 4), reasons
 
 
 def _on_beat(cuts: list[float], beats: list[float]) -> int:
