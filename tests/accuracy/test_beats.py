@@ -1,0 +1,189 @@
+"""Beat and tempo goals of issue #4, each with the goal's tolerance, ours beside librosa.
+
+- F-measure (mir_eval, ±70 ms) ≥ 0.9 on every hand-annotated corpus file, ≥ 0.95 on the
+  generated drum patterns (60-180 BPM, straight, swung, syncopated), and never below librosa's
+  ``beat_track`` on the same file;
+- tempo Acc1 (within 4 %) on every file, and a tempo a level off the truth never sold as
+  certain: the truth among the alternatives and the beat confidence under 0.85;
+- silence, noise, speech-like audio and no audio stream: no beats, tempo null, beat
+  confidence under 0.5, no error.
+
+Goals the engine does not meet yet are strict ``xfail`` s with the measured reason, so they
+turn into failures the day they are met.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import synth_audio as sa
+
+from pipelines.inference import InProcessBackend
+
+REPO = Path(__file__).resolve().parents[2]
+RATE = 48000  # decode_audio's rate
+PEER_RATE = 22050  # librosa.load's default
+UNSURE = 0.85
+LOW_CONFIDENCE = 0.5
+
+ANNOTATED = {
+    "madmom/sample.wav": ("madmom/sample.beats", 87.5),  # sample.tempo: 87.5 (0.7) or 175
+    "ballroom/Media-105901.wav": ("ballroom/Media-105901.beats", 84.0),
+    "gtzan/country.00000.wav": ("gtzan/country.00000.beats", 85.53),
+}
+MISSED = {
+    # measured: 117.3 BPM, the 4:3 level (three sixteenths) that madmom's own tempo detector
+    # also reports; 87.5 is the first alternative, confidence 0.62; F 0.44 (librosa 0.29).
+    "madmom/sample.wav": "tempo at the 4:3 level (117 BPM) on 2.8 s, 87.5 only an alternative",
+    # measured: half or double tempo where both levels are about equally periodic; librosa
+    # takes the same level on all but the syncopated 60 and 75 BPM.
+    "straight 180": "half tempo (90): the bar-level repeat is as periodic as the beat",
+    "swing 180": "half tempo (90): the bar-level repeat is as periodic as the beat",
+    "syncopated 60": "double tempo (120): the hi-hat eighths win over the syncopated beat",
+    "syncopated 75": "double tempo (150): the hi-hat eighths win over the syncopated beat",
+    "syncopated 140": "half tempo (70)",
+    "syncopated 160": "half tempo (80)",
+    "syncopated 180": "half tempo (90)",
+}
+# Octave slips that come with full confidence (the half or double scores under 70 % alike).
+UNFLAGGED = {"syncopated 60", "syncopated 160", "syncopated 180"}
+
+
+@pytest.fixture(scope="module")
+def backend() -> InProcessBackend:
+    return InProcessBackend(REPO / "model_repository")
+
+
+@pytest.fixture(scope="module")
+def drums(tmp_path_factory: pytest.TempPathFactory) -> dict[str, sa.DrumCase]:
+    cases = sa.drum_cases(tmp_path_factory.mktemp("drums"))
+    return {f"{c.style} {c.bpm:g}": c for c in cases}
+
+
+def both(path: Path, backend: InProcessBackend) -> tuple[sa.BeatRun, sa.BeatRun, float]:
+    ours_audio = sa.read_audio(path, RATE)
+    peer = sa.read_audio(path, PEER_RATE).mean(axis=0)
+    ours = sa.ours_rhythm(ours_audio, RATE, backend)
+    assert ours.error is None, ours.error
+    return ours, sa.librosa_beats(peer, PEER_RATE), ours_audio.shape[1] / RATE
+
+
+def check(ours, peer, duration, beats, bpm, f_goal: float) -> None:
+    f_ours = sa.beat_f_measure(beats, ours.beats, duration)
+    f_peer = sa.beat_f_measure(beats, peer.beats, duration)
+    assert f_ours >= f_goal, f"F {f_ours:.3f} (librosa {f_peer:.3f})"
+    assert f_ours >= f_peer, f"F {f_ours:.3f} below librosa's {f_peer:.3f}"
+    assert sa.acc1(ours.tempo, bpm), f"tempo {ours.tempo} vs {bpm}"
+
+
+def expect(name: str) -> list:
+    reason = MISSED.get(name)
+    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=expect(n)) for n in ANNOTATED], ids=list(ANNOTATED)
+)
+def test_hand_annotated_beats_and_tempo(corpus: Path, backend, name: str) -> None:
+    beat_file, bpm = ANNOTATED[name]
+    beats = np.loadtxt(corpus / beat_file)[:, 0]
+
+    ours, peer, duration = both(corpus / name, backend)
+
+    check(ours, peer, duration, beats, bpm, f_goal=0.9)
+
+
+DRUM_NAMES = [f"{s} {b:g}" for s in sa.PATTERNS for b in sa.PATTERN_TEMPOS]
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=expect(n)) for n in DRUM_NAMES])
+def test_generated_drum_pattern_beats_and_tempo(drums, backend, name: str) -> None:
+    case = drums[name]
+
+    ours, peer, duration = both(case.path, backend)
+
+    check(ours, peer, duration, case.beats, case.bpm, f_goal=0.95)
+
+
+SLIPS = ["madmom/sample.wav", *(n for n in MISSED if n in DRUM_NAMES)]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=[pytest.mark.xfail(strict=True, reason="confident octave slip")]
+                     if n in UNFLAGGED else [])
+        for n in SLIPS
+    ],
+)  # fmt: skip
+def test_a_tempo_off_the_truth_says_so(
+    request: pytest.FixtureRequest, drums, backend, name: str
+) -> None:
+    if name in ANNOTATED:
+        path, bpm = request.getfixturevalue("corpus") / name, ANNOTATED[name][1]
+    else:
+        path, bpm = drums[name].path, drums[name].bpm
+
+    ours = sa.ours_rhythm(sa.read_audio(path, RATE), RATE, backend)
+
+    if not sa.acc1(ours.tempo, bpm):
+        assert any(sa.acc1(t, bpm) for t in ours.alternatives), ours.alternatives
+        assert ours.confidence < UNSURE
+
+
+REFERENCE = {  # (file, seconds of it, the peer's tempo)
+    "librosa/test2_8000.wav": (None, 115.38),  # the MATLAB tracker's faster level
+    "librosa/choice.ogg": (10.0, 135.999),  # librosa's beat_track docstring
+    "beatnet/808kick120bpm.mp3": (None, 120.0),  # the file's name
+    "librosa/nutcracker.ogg": (30.0, 143.555),  # librosa's tempo docstring
+}
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=[pytest.mark.xfail(
+            strict=True, reason="we say 110 BPM; librosa 0.11 itself now says 112.3, not the "
+            "143.6 its docstring gives")] if n == "librosa/nutcracker.ogg" else [])
+        for n in REFERENCE
+    ],
+)  # fmt: skip
+def test_tempo_of_the_reference_rows(corpus: Path, backend, name: str) -> None:
+    seconds, bpm = REFERENCE[name]
+
+    ours = sa.ours_rhythm(sa.read_audio(corpus / name, RATE, seconds), RATE, backend)
+
+    assert sa.acc1(ours.tempo, bpm), f"tempo {ours.tempo} vs {bpm}"
+
+
+@pytest.mark.parametrize(
+    "kind", ["silence", "white noise", "pink noise", "speech-like babble", "flite speech"]
+)
+def test_no_beat_in_audio_without_one(media_dir: Path, backend, kind: str) -> None:
+    paths = sa.no_beat_cases(media_dir)
+    if kind not in paths:
+        pytest.skip("this ffmpeg has no flite filter")
+
+    ours = sa.ours_rhythm(sa.read_audio(paths[kind], RATE), RATE, backend)
+
+    assert ours.error is None, ours.error
+    assert len(ours.beats) == 0
+    assert ours.tempo is None
+    assert ours.confidence < LOW_CONFIDENCE
+
+
+def test_no_beat_without_an_audio_stream(media_dir: Path, backend) -> None:
+    from pipelines.decode import decode_audio
+    from pipelines.ingest import probe
+
+    track = decode_audio(probe(sa.silent_video(media_dir / "no-audio.mp4")))
+    assert track is None
+
+    ours = sa.ours_rhythm(None, RATE, backend)
+
+    assert ours.error is None and len(ours.beats) == 0 and ours.tempo is None
+    assert ours.confidence < LOW_CONFIDENCE
