@@ -48,9 +48,8 @@ class MotionModel:
                 params[:, :2] *= 2
             for _ in range(ITERATIONS):
                 params = params + _step(pa, pb, params)
-        warped = _warp(b, params)
+        warped, valid = _warp(b, params)
         raw = (a - b).abs().mean(dim=(1, 2, 3))
-        valid = _warp(torch.ones_like(b), params) > 0.999
         residual = ((a - warped).abs() * valid).sum(dim=(1, 2, 3)) / valid.sum(
             dim=(1, 2, 3)
         ).clamp_min(1)
@@ -67,23 +66,26 @@ def _grid(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Ten
     return torch.meshgrid(ys, xs, indexing="ij")
 
 
-def _warp(img: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-    """Sample ``img`` at x + u(x): the frame pulled back by the motion ``params``."""
+def _warp(img: torch.Tensor, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample ``img`` at x + u(x): the frame pulled back by the motion ``params``, and where
+    every sample fell inside ``img`` (so no padding leaks into the comparison)."""
     _, _, h, w = img.shape
     y, x = _grid(h, w, img.device)
     tx, ty, s, r = (params[:, i, None, None] for i in range(4))
     u = tx + s * x - r * y
     v = ty + s * y + r * x
-    gx = (x + u + (w - 1) / 2 + 0.5) / w * 2 - 1
-    gy = (y + v + (h - 1) / 2 + 0.5) / h * 2 - 1
-    grid = torch.stack([gx, gy], dim=-1)
-    return F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    px = x + u + (w - 1) / 2
+    py = y + v + (h - 1) / 2
+    valid = (px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)
+    grid = torch.stack([(px + 0.5) / w * 2 - 1, (py + 0.5) / h * 2 - 1], dim=-1)
+    warped = F.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return warped, valid[:, None]
 
 
 def _step(a: torch.Tensor, b: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
     _, _, h, w = a.shape
-    warped = _warp(b, params)
-    valid = (_warp(torch.ones_like(b), params) > 0.999).float()
+    warped, valid = _warp(b, params)
+    valid = valid.float()
     gx = torch.zeros_like(warped)
     gy = torch.zeros_like(warped)
     gx[..., 1:-1] = (warped[..., 2:] - warped[..., :-2]) / 2
