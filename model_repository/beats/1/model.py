@@ -45,7 +45,8 @@ The steps, and why each is there:
    half-way between them; and it is scaled by the evidence: fewer than
    ``FULL_EVIDENCE_BEATS`` beats (a clip of a few seconds) are not fully trusted. Last, the
    metrical level itself may be a guess: when the half or double tempo scores from
-   ``OCTAVE_ALIKE`` (70 %) up to as much as the chosen one (prior-weighted), up to
+   ``OCTAVE_ALIKE`` (70 %) up to as much as the chosen one (prior-weighted), or is more
+   periodic than the chosen one by the signal alone (so that only the prior chose), up to
    ``OCTAVE_DOUBT`` (40 %) of the confidence is taken away, and that level is among the
    alternatives. Noise, silence, steady tones and speech-like audio score 0 (no tempo is
    reported at all); a clear beat at an unambiguous level scores above 0.85.
@@ -93,9 +94,11 @@ MAX_ALTERNATIVES = 2
 # Metrical relatives of a tempo that listeners tap instead: octaves, 3:2 (a triplet or dotted
 # feel) and 4:3 (a pulse of three sixteenths against a beat of four).
 LEVELS = (0.5, 2.0, 2.0 / 3.0, 1.5, 1.0 / 3.0, 3.0, 0.75, 4.0 / 3.0)
-# Octave ambiguity: the half or double tempo scoring from OCTAVE_ALIKE to fully alike (1.0)
-# of the chosen one takes up to OCTAVE_DOUBT of the confidence away.
+# Octave ambiguity takes up to OCTAVE_DOUBT of the confidence away: the half or double tempo
+# scoring from OCTAVE_ALIKE to fully alike (1.0) of the chosen one after the prior, or being
+# more periodic than it by the signal alone (1.0 to OCTAVE_MORE_PERIODIC: the prior chose).
 OCTAVE_ALIKE = 0.7
+OCTAVE_MORE_PERIODIC = 1.2
 OCTAVE_DOUBT = 0.4
 SILENCE_RMS = 1e-4  # -80 dBFS: below this the clip is silent for our purposes
 
@@ -188,7 +191,8 @@ class Tempo(NamedTuple):
     bpm: float  # 0 when nothing is periodic
     alternatives: list[float]  # other metrical levels, strongest first
     periodicity: float  # the normalised autocorrelation at the tempo
-    octave_alike: float  # the half or double tempo's weighted score over the tempo's
+    weighted_alike: float  # the half or double tempo's prior-weighted score over the tempo's
+    periodic_alike: float  # the same before the prior: the periodicity alone
 
 
 def _prior(bpm: np.ndarray) -> np.ndarray:
@@ -209,7 +213,7 @@ def choose_tempo(bpm: np.ndarray, salience: np.ndarray) -> Tempo:
     weighted = np.maximum(mean, 0.0) * _prior(bpm)
     best = int(np.argmax(weighted))
     if weighted[best] <= 0.0:
-        return Tempo(0.0, [], 0.0, 0.0)
+        return Tempo(0.0, [], 0.0, 0.0, 0.0)
     # Autocorrelation repeats at every multiple of the period, so a pulse whose half tempo is
     # no more periodic than itself (a click track, a four-on-the-floor kick) has no slower
     # accent: the faster level is the beat, whatever the prior preferred.
@@ -227,8 +231,11 @@ def choose_tempo(bpm: np.ndarray, salience: np.ndarray) -> Tempo:
             levels.append((float(weighted[i]), _refine(bpm, mean, i), ratio))
     levels.sort(reverse=True)
     alternatives = [t for _, t, _ in levels[:MAX_ALTERNATIVES]]
-    octave = max((w for w, _, r in levels if r in (0.5, 2.0)), default=0.0)
-    return Tempo(tempo, alternatives, float(mean[best]), octave / float(weighted[best]))
+    octaves = [i for i in (_peak(bpm, mean, tempo / 2), _peak(bpm, mean, tempo * 2)) if i >= 0]
+    weighted_alike = max((weighted[i] / weighted[best] for i in octaves), default=0.0)
+    periodic_alike = max((mean[i] / mean[best] for i in octaves), default=0.0)
+    return Tempo(tempo, alternatives, float(mean[best]), float(weighted_alike),
+                 float(periodic_alike))  # fmt: skip
 
 
 def _refine(bpm: np.ndarray, curve: np.ndarray, i: int) -> float:
@@ -353,7 +360,10 @@ def analyse(y: np.ndarray, sr: int) -> dict[str, Any]:
     # A handful of beats (a clip of a few seconds) is too little evidence for full trust.
     coverage = min(1.0, len(frames) / FULL_EVIDENCE_BEATS)
     # Where the half or double tempo scores about as well, the level is a guess: say so.
-    doubt = OCTAVE_DOUBT * np.clip((chosen.octave_alike - OCTAVE_ALIKE) / (1 - OCTAVE_ALIKE), 0, 1)
+    doubt = OCTAVE_DOUBT * max(
+        _ramp(chosen.weighted_alike, OCTAVE_ALIKE, 1.0),
+        _ramp(chosen.periodic_alike, 1.0, OCTAVE_MORE_PERIODIC),
+    )
     confidence = clear * coverage * (0.6 + 0.2 * steady + 0.2 * contrast) * (1.0 - doubt)
     return {
         "beats": times,
@@ -362,6 +372,10 @@ def analyse(y: np.ndarray, sr: int) -> dict[str, Any]:
         "confidence": float(np.clip(confidence, 0.0, 1.0)),
         "period": strength,
     }
+
+
+def _ramp(x: float, start: float, full: float) -> float:
+    return float(np.clip((x - start) / (full - start), 0.0, 1.0))
 
 
 class BeatModel:
