@@ -25,11 +25,17 @@ How it decides:
 - A fade is a monotone ramp of mean luma away from (``fade_in``) or towards (``fade_out``)
   a near-uniform black or white frame over at least :data:`MIN_FADE_FRAMES` frames. These
   ramps are found from the luma alone, so slow fades the network misses are still reported,
-  while an instantaneous jump to or from black stays a cut.
+  while an instantaneous jump to or from black stays a cut. A ramp that eases into a
+  uniform frame of the other colour (straight from black to white) ends at that frame.
 - A ``wipe`` is found from the luma grid alone (TransNetV2 barely reacts to wipes): over a
   short interval, most blocks switch cleanly from the old picture to the new, each at its
   own time, and the times line up along a direction or a radius.
-- Any other gradual network transition is a ``dissolve``.
+- Any other gradual network transition is a ``dissolve``. The network also counts a long
+  run of its all-frames head with a modest single-frame peak (a slow dissolve) when the
+  frames inside are a blend of the pictures either side. Its all-frames head covers only
+  the middle of a long dissolve, so the ends come from the pictures: each 16x9 grid is
+  projected on the line from the picture before to the picture after, and the bends of a
+  flat-ramp-flat fit to that share are the dissolve's first and last frames.
 
 Gradual transitions span from the last frame of the old state to the first frame of the new
 one, so ``end_s - start_s`` is their duration; a cut is the single first frame of its shot.
@@ -73,6 +79,14 @@ MAX_CUT_FRAMES = 3
 # detecting and classifying scene breaks".
 SAME_PICTURE_EDGES = 0.9
 
+# A long run of the all-frames head with a single-frame peak this high is a slow dissolve.
+SLOW_DISSOLVE_PEAK = 0.2
+DISSOLVE_REACH_MIN = 8  # frames looked at around a dissolve to find where it starts and ends
+# How far (relative to the change) the frames of such a slow dissolve may stray from a blend
+# of the pictures either side: dissolves measure 0.1 to 0.35 on our clips, the first frames
+# of ffmpeg's life source (random cells settling) 0.8 and more.
+DISSOLVE_MAX_STRAY = 0.5
+
 # A frame the network passed over is a hard cut when its thumbnail change is at least
 # JUMP_MIN_CHANGE levels and JUMP_RATIO times the median of the JUMP_CONTEXT frames on each
 # side, and under JUMP_MAX_EDGES of its edges survive. Montage cuts stand out 10 to 90 times
@@ -98,6 +112,7 @@ MAX_FADE_STEP_SHARE = 0.5
 # or under the floor, in luma levels per frame.
 RAMP_END_SHARE, RAMP_END_FLOOR = 0.1, 0.4
 SLOW_START_FRAMES = 2  # frames a ramp may take to leave the uniform level at all
+RAMP_REACH = 8  # frames a ramp may ease into a uniform frame of the other colour
 
 # Wipes, on the 16x9 luma grid. Tried durations run from a fast 0.15 s to a slow 2 s.
 WIPE_DURATIONS_S = (0.15, 0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0)
@@ -315,7 +330,12 @@ class CutAnalyzer(FrameAnalyzer):
             if any(e.overlaps(start, end, slack=2) for e in wipes + fades):
                 continue
             score = float(max(single[peak], many[start : end + 1].mean()))
-            events.append(_classify_gradual(start, end, score, anchors))
+            gradual = _classify_gradual(start, end, score, anchors)
+            if gradual.type == "dissolve":
+                gradual.start, gradual.end, stray = _dissolve_extent(grids, start, end, events)
+                if single[peak] < NET_THRESHOLD and stray > DISSOLVE_MAX_STRAY:
+                    continue  # only the all-frames head, and no blend: a busy picture
+            events.append(gradual)
         events.extend(_luma_cuts(mean, anchors, events))
         events.extend(_jump_cuts(change, similarity, events))
         events = [e for e in events if e.type != "cut" or not _is_flash(grids, e.start)]
@@ -392,7 +412,15 @@ def _network_regions(single: np.ndarray, many: np.ndarray) -> list[tuple[int, in
             regions[-1] = (top, last[1], max(end, last[2]))
             continue
         regions.append((peak, start, end))
-    return regions
+    # A slow dissolve keeps the all-frames head up while the single-frame head stays under
+    # its threshold: a long run of the former with a clear peak of the latter is one too.
+    for a, b in _runs(many > NET_THRESHOLD):
+        peak = a + int(np.argmax(single[a : b + 1]))
+        if b - a + 1 <= MAX_CUT_FRAMES or single[peak] < SLOW_DISSOLVE_PEAK:
+            continue
+        if not any(r[1] <= b and a <= r[2] for r in regions):
+            regions.append((peak, a, b))
+    return sorted(regions, key=lambda r: r[1])
 
 
 @dataclass(frozen=True)
@@ -430,10 +458,12 @@ def _luma_fades(mean: np.ndarray, anchors: list[_Anchor]) -> list[Transition]:
         # Leaving the run forwards is a fade in; reading time backwards, a fade out.
         ramp = _ramp(distance, r.end + 1, +1, in_anchor)
         if ramp is not None:
-            found.append(Transition("fade_in", r.end, ramp[0], ramp[1], r.color))
+            end = _reach_anchor(mean, ramp[0], +1, r, anchors)
+            found.append(Transition("fade_in", r.end, end, ramp[1], r.color))
         ramp = _ramp(distance, r.start - 1, -1, in_anchor)
         if ramp is not None:
-            found.append(Transition("fade_out", ramp[0], r.start, ramp[1], r.color))
+            start = _reach_anchor(mean, ramp[0], -1, r, anchors)
+            found.append(Transition("fade_out", start, r.start, ramp[1], r.color))
 
     # A ramp from black to white is found from both ends: keep one, black first (the usual
     # fade), then the longer.
@@ -443,6 +473,26 @@ def _luma_fades(mean: np.ndarray, anchors: list[_Anchor]) -> list[Transition]:
         if not any(k.overlaps(fade.start + 1, fade.end - 1) for k in kept):
             kept.append(fade)
     return kept
+
+
+def _reach_anchor(
+    mean: np.ndarray, last: int, direction: int, origin: _Anchor, anchors: list[_Anchor]
+) -> int:
+    """A ramp's end, moved on to the uniform frame of the other colour where it runs into one.
+
+    A ramp straight from black to white eases into the white slowly enough for the slope
+    test to stop it a few frames short; the white frame itself is the end.
+    """
+    ahead = [a for a in anchors if a.color != origin.color and (a.start - last) * direction > 0]
+    if not ahead:
+        return last
+    target = min(ahead, key=lambda a: abs(a.start - last))
+    edge = target.start if direction > 0 else target.end
+    if not 0 < (edge - last) * direction <= RAMP_REACH:
+        return last
+    toward = np.sign(target.level - mean[last])
+    steps = np.diff(mean[min(last, edge) : max(last, edge) + 1]) * direction * toward
+    return edge if bool(np.all(steps >= 0)) else last
 
 
 def _ramp(
@@ -496,6 +546,50 @@ def _luma_cuts(
                 continue
             cuts.append(Transition("cut", frame, frame, 0.6))
     return cuts
+
+
+def _dissolve_extent(
+    grids: np.ndarray, start: int, end: int, events: list[Transition]
+) -> tuple[int, int, float]:
+    """Where a dissolve the network found really starts and ends, from the pictures, and how
+    far the frames inside stray from a blend of the two (relative to their difference).
+
+    The network's all-frames head covers the middle of a long dissolve only. Around it, each
+    16x9 grid is projected on the line from the picture before to the picture after; the
+    share of the new picture then stays flat, ramps, and stays flat again, and the ramp's
+    ends (a least-squares fit of that shape) are the dissolve's.
+    """
+    n = len(grids)
+    reach = max(DISSOLVE_REACH_MIN, end - start)
+    lo = max([0, start - reach, *(e.end for e in events if e.end < start)])
+    hi = min([n - 1, end + reach, *(e.start for e in events if e.start > end)])
+    if hi - lo < 4:
+        return start, end, 0.0
+    line = grids[hi] - grids[lo]
+    norm = float(line @ line)
+    if norm < 1e-6:
+        return start, end, 0.0
+    share = (grids[lo : hi + 1] - grids[lo]) @ line / norm
+    t = np.arange(lo, hi + 1, dtype=np.float64)
+    # Each shot may drift on its own (a zoom, a pan), so the flat parts are fitted as lines
+    # and the ramp as a gentle curve, joined continuously, with the bends at the ends.
+    best, extent = np.inf, (start, end)
+    base = np.column_stack([np.ones_like(t), t])
+    for s in range(lo + 1, start + 1):
+        for e in range(max(end, s + 2), hi):
+            inside = np.clip(t, s, e) - s
+            design = np.column_stack([base, inside, inside**2, np.maximum(t - e, 0.0)])
+            _, residual, *_ = np.linalg.lstsq(design, share, rcond=None)
+            error = float(residual[0]) if len(residual) else 0.0
+            if error < best:
+                best, extent = error, (s, e)
+    s, e = extent
+    # How far the frames inside stray from the blend of the two pictures.
+    ramp = np.clip((t - s) / (e - s), 0.0, 1.0)[:, None]
+    off = grids[lo : hi + 1] - grids[lo] - ramp * line
+    stray = float(np.sqrt((off[s - lo : e - lo + 1] ** 2).sum(axis=1).mean() / norm))
+    logger.debug("cuts: dissolve %d..%d strays %.2f from a blend", s, e, stray)
+    return s, e, stray
 
 
 def _jump_cuts(

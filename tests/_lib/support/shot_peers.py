@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import logging
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -87,6 +88,8 @@ def pyscenedetect(path: Path, detector: str, times: np.ndarray) -> Boundaries:
     ``ThresholdDetector`` at its defaults; scene starts after the first are its cuts."""
     import scenedetect
 
+    # It logs a line per file at INFO; the table says the same.
+    logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
     began = time.perf_counter()
     scenes = scenedetect.detect(str(path), getattr(scenedetect, detector)())
     seconds = time.perf_counter() - began

@@ -55,7 +55,7 @@ SCENES = {
 # and 8.759 s), as (file, start second).
 CORPUS_SHOTS = {
     "tv_shot1": ("pyscenedetect/testvideo.mp4", 1.5),  # frames 45..: the first shot
-    "tv_rock": ("pyscenedetect/testvideo.mp4", 14.2),  # inside the rock shot, 426..
+    "tv_rock": ("pyscenedetect/testvideo.mp4", 14.2),  # the rock shot, 426..527: 84 frames
     "tv_grille": ("pyscenedetect/testvideo.mp4", 19.0),  # after the dissolve, 569..
     "ge_shot1": ("pyscenedetect/goldeneye-vfr-drop3.mp4", 0.5),
     "ge_shot2": ("pyscenedetect/goldeneye-vfr-drop3.mp4", 4.2),
@@ -272,8 +272,8 @@ def cut_clips() -> list[CutClip]:
         ),
         _cut_clip(
             "corpus_flash",
-            [("tv_rock", 100)],
-            vf=_white("eq(n,30)+between(n,60,61)"),
+            [("tv_rock", 80)],
+            vf=_white("eq(n,30)+between(n,55,56)"),
             group="flash",
         ),
         _filtered(
