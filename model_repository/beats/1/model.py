@@ -24,8 +24,9 @@ The steps, and why each is there:
    120 BPM with a spread of 0.9 octave, the preference listeners show (Moelants & McKinney
    2004, "Tempo perception and musical content"; Ellis 2007 weights the same way). The prior
    is neutral between 85 and 170 BPM, so there the periodicity decides. One exception: when
-   the double tempo is as periodic as the chosen one (``OCTAVE_UP``), nothing accents every
-   other pulse (a click track, a four-on-the-floor kick), and the faster level is the beat.
+   the double tempo is nearly as periodic as the chosen one (``OCTAVE_UP``, 80 %), nothing
+   much accents every other pulse (a click track, a four-on-the-floor kick, a rock beat's
+   kick and snare at 170-180 BPM), and the faster level is the beat, up to 240 BPM.
    The other levels a listener might tap (half, double, third, triple, 3:2 and 4:3 relatives
    of the tempo), ranked by the same prior-weighted periodicity, give up to two alternative
    tempi, strongest first.
@@ -83,7 +84,7 @@ TEMPO_GRID = 600  # log-spaced points over the range: 0.38 % apart
 WINDOW_S = 8.0
 PRIOR_CENTRE_BPM = 120.0
 PRIOR_OCTAVES = 0.9
-OCTAVE_UP = 0.9
+OCTAVE_UP = 0.8
 MAX_OCTAVE_UP_BPM = 240.0
 
 TIGHTNESS = 100.0
