@@ -128,7 +128,9 @@ def onset_strength(y: np.ndarray) -> np.ndarray:
     Frame ``i`` is centred on sample ``i * HOP``; its value measures the rise from frame
     ``i - 1``.
     """
-    padded = np.pad(y.astype(np.float32), (N_FFT // 2, N_FFT // 2))
+    # Mirrored at the ends, not zero-padded: the first frames then hold music like their
+    # neighbours, so the clip's start is no false onset and a beat right at the start counts.
+    padded = np.pad(y.astype(np.float32), (N_FFT // 2, N_FFT // 2), mode="reflect")
     n_frames = 1 + (len(padded) - N_FFT) // HOP
     frames = np.lib.stride_tricks.as_strided(
         padded, shape=(n_frames, N_FFT), strides=(padded.strides[0] * HOP, padded.strides[0])
@@ -143,8 +145,6 @@ def onset_strength(y: np.ndarray) -> np.ndarray:
     level = np.maximum(level, level.max() - TOP_DB)
     rise = np.zeros(n_frames, dtype=np.float64)
     rise[1:] = np.maximum(np.diff(level, axis=0), 0.0).mean(axis=1)
-    # The first frames overlap the zero padding: their rise is the clip starting, not an onset.
-    rise[: N_FFT // (2 * HOP) + 1] = 0.0
     trend = ndimage.uniform_filter1d(rise, size=int(DETREND_S * FPS) | 1, mode="nearest")
     return rise - trend
 
