@@ -13,6 +13,8 @@ import mir_eval
 import numpy as np
 import pytest
 from support.media import click_track
+from support.synth_audio import drum_pattern
+from support.synth_audio import read_audio as sa_read
 
 from pipelines.analyzers.rhythm import BeatAnalyzer
 from pipelines.decode import AudioTrack
@@ -131,6 +133,36 @@ def test_click_track_tempo_and_beats(media_dir: Path, analyzer: BeatAnalyzer, bp
     assert np.median(offsets) < 0.02, "beats should sit on the clicks"
     assert len(beats) >= 0.9 * len(clicks)
     assert rhythm["beat_confidence"] >= 0.85
+
+
+def test_alternatives_name_the_other_metrical_levels(
+    media_dir: Path, analyzer: BeatAnalyzer
+) -> None:
+    path = click_track(media_dir / "click-alt-128.wav", bpm=128.0, seconds=20.0)
+
+    rhythm = analyzer.analyze(read_audio(path)).sections["rhythm"]
+
+    alternatives = rhythm["tempo_alternatives_bpm"]
+    assert 1 <= len(alternatives) <= 2
+    assert any(abs(a / 64.0 - 1.0) < 0.02 for a in alternatives), alternatives
+
+
+def test_an_octave_that_scores_alike_lowers_the_confidence(
+    media_dir: Path, analyzer: BeatAnalyzer
+) -> None:
+    # The same kick/snare/hat bar at two tempi: at 90 BPM the double (181.8) scores far under
+    # the beat; at 160 BPM the half (80) scores about as well once the tempo prior is applied.
+    clear = drum_pattern(media_dir, bpm=90.0, style="straight")
+    alike = drum_pattern(media_dir, bpm=160.0, style="straight")
+
+    sure = analyzer.analyze(AudioTrack(sa_read(clear.path), RATE)).sections["rhythm"]
+    unsure = analyzer.analyze(AudioTrack(sa_read(alike.path), RATE)).sections["rhythm"]
+
+    assert sure["tempo_bpm"] == pytest.approx(90.0, rel=0.01)
+    assert unsure["tempo_bpm"] == pytest.approx(160.0, rel=0.01)
+    assert sure["beat_confidence"] >= 0.85
+    assert unsure["beat_confidence"] < 0.85
+    assert any(abs(a / 80.0 - 1.0) < 0.04 for a in unsure["tempo_alternatives_bpm"])
 
 
 def speech_like(seconds: float, rate: int, seed: int) -> np.ndarray:
