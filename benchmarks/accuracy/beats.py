@@ -173,7 +173,26 @@ def run(ctx: Context) -> list[Table]:
         "librosa's own; nutcracker's 143.6 BPM is librosa's docstring, and librosa 0.11 "
         "itself now says 112.3 on those 30 s."
     )
-    return [table, no_beat_table(ctx, backend)]
+    return [table, summary_table(scores), no_beat_table(ctx, backend)]
+
+
+def summary_table(scores: dict[tuple[str, str], dict]) -> Table:
+    table = Table(
+        "beats",
+        "summary per group: mean F, tempo Acc1 and Acc2 counts, total seconds",
+        ["group", "engine", "files", "mean F", "Acc1", "Acc2", "s"],
+    )
+    for group in ("annotated", "generated", "reference"):
+        for engine in ("ours", "librosa"):
+            rows = [v for (_, e), v in scores.items() if e == engine and v["case"].group == group]
+            if not rows:
+                continue
+            fs = [v["f"] for v in rows if v["f"] is not None]
+            table.add(group, engine, len(rows), float(np.mean(fs)) if fs else None,
+                      f"{sum(v['acc1'] for v in rows)}/{len(rows)}",
+                      f"{sum(v['acc2'] for v in rows)}/{len(rows)}",
+                      sum(v["run"].seconds for v in rows))  # fmt: skip
+    return table
 
 
 def _worst(rows: list[dict]) -> str:
