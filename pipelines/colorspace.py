@@ -36,8 +36,8 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """sRGB in [0, 1] (float) or [0, 255] (uint8), channels last, to L*a*b*."""
     if rgb.dtype == torch.uint8:
         rgb = rgb.float() / 255.0
-    xyz = srgb_to_linear(rgb) @ _RGB_TO_XYZ.to(rgb.device).T
-    xyz = xyz / _WHITE_D65.to(rgb.device)
+    xyz = srgb_to_linear(rgb) @ _RGB_TO_XYZ.to(rgb.device, rgb.dtype).T
+    xyz = xyz / _WHITE_D65.to(rgb.device, rgb.dtype)
     f = torch.where(xyz > _EPSILON, xyz.clamp_min(1e-12) ** (1 / 3), (_KAPPA * xyz + 16) / 116)
     L = 116 * f[..., 1] - 16
     a = 500 * (f[..., 0] - f[..., 1])
@@ -52,8 +52,8 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     fz = fy - lab[..., 2] / 200
     f = torch.stack([fx, fy, fz], dim=-1)
     xyz = torch.where(f**3 > _EPSILON, f**3, (116 * f - 16) / _KAPPA)
-    xyz = xyz * _WHITE_D65.to(lab.device)
-    return linear_to_srgb(xyz @ _XYZ_TO_RGB.to(lab.device).T)
+    xyz = xyz * _WHITE_D65.to(lab.device, lab.dtype)
+    return linear_to_srgb(xyz @ _XYZ_TO_RGB.to(lab.device, lab.dtype).T)
 
 
 def delta_e_2000(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
