@@ -69,3 +69,20 @@ def test_a_clip_under_one_gating_block_has_null_loudness(
     assert section["integrated_lufs"] is None
     assert section["sample_peak_dbfs"] == pytest.approx(20 * np.log10(0.1), abs=0.05)
     assert result.confidence < 1.0
+
+
+def test_a_300ms_template_extracts_with_null_loudness(media_dir: Path) -> None:
+    from support.media import color_clip
+
+    from pipelines.inference import get_backend
+    from pipelines.ingest import probe
+    from pipelines.runner import extract
+
+    clip = color_clip(media_dir / "short-300ms.mp4", seconds=0.3, audio_hz=1000.0)
+
+    document, _ = extract(probe(clip), get_backend(), analysis_width=320,
+                          progress=lambda stage, done: None)  # fmt: skip
+
+    assert document["audio"]["present"] is True
+    assert document["audio"]["integrated_lufs"] is None
+    assert document["rhythm"]["tempo_bpm"] is None
