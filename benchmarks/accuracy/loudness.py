@@ -104,6 +104,7 @@ def run(ctx: Context) -> list[Table]:
     table.notes.append(
         "pyloudnorm has no true peak: its peak column is the sample peak of the same samples."
     )
+    table.notes.append("ffmpeg prints its summary rounded to 0.1 LU and 0.1 dB.")
     return [table]
 
 
