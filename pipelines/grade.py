@@ -35,8 +35,8 @@ from pipelines.colorspace import lab_to_rgb, rgb_to_lab
 
 MAX_GAIN = 3.0
 COV_FLOOR = 1.0  # Lab units²: a covariance floor, so a flat shot still gets a finite map
-MOMENT_PIXELS = 20_000  # sample pixels the statistics are matched on
-MOMENT_STEPS = 40  # L-BFGS iterations at most
+MOMENT_PIXELS = 5_000  # sample pixels the statistics are matched on
+MOMENT_STEPS = 100  # L-BFGS iterations at most
 BLACK_WEIGHT = 25.0  # a Lab unit of black drift costs as much as five of mean error
 
 
@@ -110,12 +110,15 @@ class Grade:
         solution = torch.linalg.solve(gram, design.T @ wanted + ridge * identity)
         return solution.float().to(self.device)  # [4, 3]
 
-    def aim(self) -> LabGaussian:
-        """The Lab statistics the map gives the source, before any clipping: the target's,
-        blended by strength, as far as the gain bound lets it."""
+    def aim(self, source: LabGaussian | None = None) -> LabGaussian:
+        """The Lab statistics the map gives ``source`` (by default the shot's), before any
+        clipping: the target's, blended by strength, as far as the gain bound lets it."""
+        source = source or self.source
         blend = (1 - self.strength) * np.eye(3) + self.strength * self.matrix
-        mean = self.source.mean + self.strength * (self.target.mean - self.source.mean)
-        return LabGaussian(mean, blend @ self.source.cov @ blend.T)
+        goal = self.source.mean + self.strength * (self.target.mean - self.source.mean)
+        return LabGaussian(
+            goal + blend @ (source.mean - self.source.mean), blend @ source.cov @ blend.T
+        )
 
     def _match_moments(self, sample: np.ndarray, affine: torch.Tensor) -> torch.Tensor:
         """Refine the fitted ``affine`` [4, 3] so the rendered sample has the aim's Lab mean
@@ -125,7 +128,12 @@ class Grade:
             np.ascontiguousarray(sample[:: max(1, len(sample) // MOMENT_PIXELS)])
         )
         x = (rgb.double() / 255.0) if sample.dtype == np.uint8 else rgb.double()
-        aim = self.aim()
+        # The aim for the sample itself (the map applied to the sample's own Gaussian), so the
+        # sample's chance departure from the shot's statistics is not fitted into the grade.
+        lab = rgb_to_lab(x)
+        centred = lab - lab.mean(dim=0)
+        own = LabGaussian(lab.mean(dim=0).numpy(), (centred.T @ centred / len(lab)).numpy())
+        aim = self.aim(own)
         mean = torch.from_numpy(aim.mean)
         cov = torch.from_numpy(aim.cov)
         # ¼ tr(ΔΣ Σ⁻¹ ΔΣ) is the squared Bures distance to first order: errors count in Lab

@@ -11,6 +11,7 @@ implementation rather than against itself.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from support.media import ffmpeg
 
 SIZE = (320, 240)
 RATE = 25
-SECONDS = 2.0
+SECONDS = 1.6
 
 # Generated scenes with varied colours (ffmpeg sources); corpus scenes are added by file.
 SCENES = {
@@ -278,3 +279,130 @@ def flicker(inputs: np.ndarray, outputs: np.ndarray, stride: int = 2) -> tuple[f
                          torch.from_numpy(lab(later[differs])))  # fmt: skip
         distances[differs] = d.numpy()
     return float((distances * weights).sum() / weights.sum()), int(pair.sum())
+
+
+# --- driving the engine and the peer, the same way for the benchmark and the tests --------
+
+
+def color_dna(clip: Path, backend, width: int = 320) -> dict:
+    """The Style DNA's ``color`` section of ``clip``, decoded as the runner does."""
+    from pipelines.analyzers.color import ColorAnalyzer
+    from pipelines.decode import VideoSource, analysis_size
+    from pipelines.ingest import probe
+
+    info = probe(clip)
+    analyzer = ColorAnalyzer(backend)
+    for chunk in VideoSource(info, analysis_size(info, width)).chunks():
+        analyzer.update(chunk)
+    return analyzer.finish().sections["color"]
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """How well the DNA of a graded clip beside the ungraded one recovers a known grade."""
+
+    delta_e: float  # ΔE2000 of (true ungraded mean + recovered shift) to the true graded mean
+    spread_error: float  # max over L*, a*, b* of |recovered spread ratio / true ratio - 1|
+    true_shift: np.ndarray
+    recovered_shift: np.ndarray
+
+
+def recovery(work: Path, scene: str, grade: str, backend, corpus: Path | None = None) -> Recovery:
+    """Apply the ffmpeg ``grade`` (a GRADES key) to ``scene`` and score what the DNA recovers.
+
+    Truth: reference Lab statistics of the exact RGB frames ffmpeg makes, without and with
+    the grade. Recovered: the DNA (H.264 clips, decoded and analysed as for any template)
+    of the graded clip minus that of the ungraded one (mean), and their ratio (spread).
+    """
+    source = rgb_source(work / f"{scene}.mkv", scene, corpus=corpus)
+    index = list(GRADES).index(grade)
+    true_u = lab_stats(rgb_frames(source))
+    true_g = lab_stats(rgb_frames(source, GRADES[grade]))
+    dna_u = color_dna(encode(source, work / f"{scene}.mp4"), backend)
+    dna_g = color_dna(encode(source, work / f"{scene}.g{index}.mp4", GRADES[grade]), backend)
+    shift = np.asarray(dna_g["lab_mean"]) - np.asarray(dna_u["lab_mean"])
+    ratio = np.asarray(dna_g["lab_std"]) / np.asarray(dna_u["lab_std"])
+    true_ratio = true_g.std / true_u.std
+    return Recovery(
+        delta_e(true_u.mean + shift, true_g.mean),
+        float(np.abs(ratio / true_ratio - 1).max()),
+        true_g.mean - true_u.mean,
+        shift,
+    )
+
+
+def decode_all(clip: Path, limit: int | None = None) -> np.ndarray:
+    """Every frame of ``clip`` (the first ``limit``) at its own size, uint8 [N, H, W, 3]."""
+    from pipelines.decode import VideoSource
+    from pipelines.ingest import probe
+
+    source = VideoSource(probe(clip))
+    return source.get(range(min(len(source), limit or len(source))))
+
+
+def grade_like_apply(
+    clip: Path, frames: np.ndarray, shots: list[int], dna_color: dict, backend
+) -> np.ndarray:
+    """``frames`` of ``clip`` graded by the engine's render path: one grade per shot fitted by
+    ``apply.fit_grades`` (shots start at the frame indices ``shots``), applied per frame as
+    ``apply`` renders it (float RGB through the grade, rounded to uint8)."""
+    import torch
+
+    from pipelines.apply import EditPlan, Segment, _Clip, fit_grades
+    from pipelines.ingest import probe
+    from pipelines.options import JobOptions
+
+    info = probe(clip)
+    n, h, w = frames.shape[:3]
+    edges = [*shots, n]
+    times = [i / info.fps for i in edges]
+    segments = [Segment(0, a, b, a) for a, b in itertools.pairwise(times)]
+    plan = EditPlan(times[-1], info.fps, w, h, segments, [])
+    grades = fit_grades(
+        plan, [_Clip(info, w, h)], {"color": dna_color}, backend, JobOptions(), torch.device("cpu")
+    )
+    out = np.empty_like(frames)
+    for shot, grade in enumerate(grades):
+        for i in range(edges[shot], edges[shot + 1]):
+            frame = torch.from_numpy(frames[i]).float().div_(255.0)
+            graded = grade.apply(frame) if grade is not None else frame
+            out[i] = graded.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).numpy()
+    return out
+
+
+def representative_still(frames: np.ndarray) -> np.ndarray:
+    """The template frame whose Lab mean is nearest the whole template's: the still a user
+    would hand a per-image transfer tool."""
+    means = np.array([lab(f[::4, ::4]).reshape(-1, 3).mean(axis=0) for f in frames])
+    return frames[int(np.argmin(((means - means.mean(axis=0)) ** 2).sum(axis=1)))]
+
+
+def color_matcher(frames: np.ndarray, still: np.ndarray, method: str) -> np.ndarray:
+    """The peer: ``color_matcher.ColorMatcher().transfer`` per frame onto ``still`` (float
+    RGB in [0, 1], as its Reinhard path needs; the result clipped and rounded to uint8)."""
+    import warnings
+
+    from color_matcher import ColorMatcher
+
+    ref = still.astype(np.float64) / 255.0
+    out = np.empty_like(frames)
+    for i, frame in enumerate(frames):
+        with warnings.catch_warnings():
+            # Its Reinhard path takes log10 of zero-valued channels and says so.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = ColorMatcher().transfer(
+                src=frame.astype(np.float64) / 255.0, ref=ref.copy(), method=method
+            )
+        out[i] = np.clip(np.round(np.nan_to_num(result) * 255.0), 0, 255).astype(np.uint8)
+    return out
+
+
+def shot_flicker(inputs: np.ndarray, outputs: np.ndarray, shots: list[int]) -> float:
+    """:func:`flicker` within each shot (shots start at ``shots``), weighted by pairs."""
+    edges = [*shots, len(inputs)]
+    total = weight = 0.0
+    for a, b in itertools.pairwise(edges):
+        value, pairs = flicker(inputs[a:b], outputs[a:b])
+        total += value * pairs
+        weight += pairs
+    return total / weight if weight else 0.0
