@@ -93,7 +93,7 @@ class Worker:
             request = self._request(job)
             result = runner.run_job(
                 request, on_progress=progress, should_cancel=cancel,
-                backend=get_backend(self.settings),
+                backend=get_backend(self.settings), settings=self.settings,
             )  # fmt: skip
             output = None
             if job.mode == "extract_apply":

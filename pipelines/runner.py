@@ -26,7 +26,7 @@ from pipelines.errors import InputError, JobCancelled
 from pipelines.inference import InferenceBackend, get_backend
 from pipelines.ingest import MediaInfo, probe
 from pipelines.options import JobOptions
-from pipelines.settings import get_settings
+from pipelines.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -152,9 +152,11 @@ def run_job(
     on_progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
     backend: InferenceBackend | None = None,
+    settings: Settings | None = None,
 ) -> JobResult:
-    """Run ``request``; raise a ``ClipzyError`` (``JobCancelled`` on cancellation)."""
-    settings = get_settings()
+    """Run ``request`` under ``settings`` (the environment's by default); raise a
+    ``ClipzyError`` (``JobCancelled`` on cancellation)."""
+    settings = settings or get_settings()
     backend = backend or get_backend()
     uses_template = request.style_dna is None
     if request.mode == "extract_apply" and not request.footage:
