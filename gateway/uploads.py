@@ -61,9 +61,8 @@ from pipelines.errors import (
     EmptyFileError,
     FileTooLargeError,
     InvalidStyleDnaError,
-    UnsupportedContainerError,
 )
-from pipelines.ingest import CONTAINERS, SNIFF_BYTES, sniff_container
+from pipelines.ingest import SNIFF_BYTES, check_container
 from pipelines.options import JobOptions
 from pipelines.settings import Settings
 
@@ -351,7 +350,7 @@ class _FormSink:
         else:
             stem = "template" if name == "template" else f"footage_{count - 1:02d}"
             self._part = _FilePart(
-                name, filename, self.upload_dir / stem, self.file_limit, sniff_container
+                name, filename, self.upload_dir / stem, self.file_limit, check_container
             )
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -385,7 +384,7 @@ class _FilePart:
     filename: str | None
     stem: Path
     limit: int
-    sniff: Callable[[bytes], str | None] | None
+    sniff: Callable[[bytes, str], str] | None  # the container, or raises
     size: int = 0
     container: str | None = None
     path: Path | None = None
@@ -424,12 +423,7 @@ class _FilePart:
         if self.sniff is None:
             suffix = "json"
         else:
-            self.container = self.sniff(head[:SNIFF_BYTES])
-            if self.container is None:
-                raise UnsupportedContainerError(
-                    f"{self._label()} is not one of the accepted containers "
-                    f"({', '.join(CONTAINERS)}); its content was recognised as none of them"
-                )
+            self.container = self.sniff(head[:SNIFF_BYTES], self._label())
             suffix = self.container
         self.path = self.stem.with_name(f"{self.stem.name}.{suffix}")
         self._handle = self.path.open("wb")

@@ -9,9 +9,10 @@
     │   ├── FileTooLargeError        file_too_large (413)
     │   ├── NoVideoStreamError       no_video_stream
     │   ├── CorruptMediaError        corrupt_media
+    │   ├── MediaTimeoutError        media_timeout (reading the file passed its time bound)
     │   ├── DurationLimitError       duration_too_long
     │   ├── InvalidOptionsError      invalid_options
-    │   └── InvalidStyleDnaError     invalid_style_dna
+    │   └── InvalidStyleDnaError     invalid_style_dna, style_dna_version_unsupported
     ├── PipelineError                the server's fault while running a stage
     │   ├── DecodeError              decode_failed
     │   ├── InferenceError           inference_failed
@@ -68,6 +69,13 @@ class NoVideoStreamError(InputError):
 
 class CorruptMediaError(InputError):
     code = "corrupt_media"
+
+
+class MediaTimeoutError(InputError):
+    """Probing or decoding the file did not end within its bound: a damaged file that sends
+    the demuxer or decoder into a loop, not a slow server."""
+
+    code = "media_timeout"
 
 
 class DurationLimitError(InputError):

@@ -1,13 +1,31 @@
 """Stage 1, ingest: turn an uploaded file into a validated :class:`MediaInfo`.
 
-The container is recognised from the file's first bytes, then confirmed by ffprobe; streams,
-duration, rotation, frame rate (constant or variable) and audio layout are read here once.
+The container is recognised from the file's first bytes (:func:`check_container`, which the
+upload uses too), then confirmed by ffprobe; streams, duration, rotation, frame rate
+(constant or variable) and audio layout are read here once.
+
+How each kind of bad file is told apart, before any frame is decoded:
+
+- not one of the five containers by content, whatever its name: ``unsupported_container``,
+  naming what it is where the first bytes tell (an image, text, audio, MPEG-TS, ...). A
+  still HEIF/AVIF image is an ISO-BMFF file like MP4, so its ``ftyp`` brand decides. A
+  supported container under another container's name (an MKV called ``.mp4``) is accepted
+  as what its content is.
+- MP4/MOV: the top-level boxes are walked (headers only). A box that runs past the end of
+  the file means the file was cut short (``corrupt_media``), even where ffprobe would still
+  read the index at its front; a complete walk without an index (``moov`` or ``moof``) means
+  the recording was never finished (``corrupt_media``). Boxes of unknown type end the walk
+  (trailing junk is left to ffprobe).
+- whatever ffprobe cannot read (``corrupt_media``) or takes over :data:`PROBE_TIMEOUT_S` on
+  (``media_timeout``); no video stream (``no_video_stream``); no positive duration or no
+  picture size (``corrupt_media``); longer than the limit (``duration_too_long``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import struct
 import subprocess
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -17,6 +35,7 @@ from pipelines.errors import (
     CorruptMediaError,
     DurationLimitError,
     EmptyFileError,
+    MediaTimeoutError,
     NoVideoStreamError,
     UnsupportedContainerError,
 )
@@ -28,9 +47,23 @@ SNIFF_BYTES = 64
 PROBE_TIMEOUT_S = 60
 
 
+# ``ftyp`` major brands of still images (HEIF, HEIC, AVIF): ISO-BMFF files, but no video.
+IMAGE_BRANDS = frozenset({b"avif", b"heic", b"heix", b"heim", b"heis", b"mif1"})
+# Top-level ISO-BMFF / QuickTime box types; any other ends the walk of :func:`_check_boxes`.
+ISO_TOP_LEVEL = frozenset(
+    {
+        b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"moof", b"mfra", b"uuid",
+        b"pdin", b"meta", b"sidx", b"ssix", b"styp", b"prft", b"emsg", b"pnot", b"junk",
+    }
+)  # fmt: skip
+INDEX_BOXES = (b"moov", b"moof")
+
+
 def sniff_container(head: bytes) -> str | None:
     """The container named by a file's first bytes, or None if it is none of the five."""
     if len(head) >= 12 and head[4:8] == b"ftyp":
+        if head[8:12] in IMAGE_BRANDS:
+            return None
         return "mov" if head[8:12] == b"qt  " else "mp4"
     if len(head) >= 8 and head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
         return "mov"
@@ -39,6 +72,66 @@ def sniff_container(head: bytes) -> str | None:
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return "webm" if b"webm" in head[:SNIFF_BYTES] else "mkv"
     return None
+
+
+_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"\x89PNG", 0, "a PNG image"),
+    (b"\xff\xd8\xff", 0, "a JPEG image"),
+    (b"GIF8", 0, "a GIF image"),
+    (b"WEBP", 8, "a WebP image"),
+    (b"WAVE", 8, "WAV audio"),
+    (b"ID3", 0, "MP3 audio"),
+    (b"\xff\xfb", 0, "MP3 audio"),
+    (b"\xff\xf3", 0, "MP3 audio"),
+    (b"\xff\xf1", 0, "AAC audio (ADTS)"),
+    (b"fLaC", 0, "FLAC audio"),
+    (b"OggS", 0, "an Ogg file"),
+    (b"FLV", 0, "an FLV video"),
+    (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", 0, "an ASF/WMV video"),
+    (b"\x00\x00\x01\xba", 0, "an MPEG program stream"),
+    (b"\x00\x00\x01\xb3", 0, "an MPEG-1/2 video stream"),
+    (b"%PDF", 0, "a PDF document"),
+    (b"PK\x03\x04", 0, "a ZIP archive"),
+    (b"\x1f\x8b", 0, "a gzip archive"),
+)
+
+
+def identify(head: bytes) -> str | None:
+    """What a file that is none of the five containers is, by its first bytes, if known."""
+    if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in IMAGE_BRANDS:
+        return "a HEIF/AVIF still image"
+    for magic, offset, what in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return what
+    if _is_text(head):
+        return "text"
+    if head[:1] == b"\x47":
+        return "an MPEG transport stream"
+    return None
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the end of the head
+            return False
+        text = head[: exc.start].decode("utf-8")
+    return bool(text) and all(c.isprintable() or c in "\t\r\n" for c in text)
+
+
+def check_container(head: bytes, label: str) -> str:
+    """The container of a file whose first bytes are ``head`` (``label`` names the file in
+    messages); ``UnsupportedContainerError`` saying what it is when it is none of the five."""
+    container = sniff_container(head)
+    if container is not None:
+        return container
+    what = identify(head)
+    found = f"its content is {what}" if what else "its content was recognised as none of them"
+    raise UnsupportedContainerError(
+        f"{label} is not one of the accepted containers ({', '.join(CONTAINERS)}): {found}; "
+        "send a video file in one of them"
+    )
 
 
 @dataclass(frozen=True)
@@ -73,18 +166,19 @@ def probe(path: Path | str, *, max_duration_s: float | None = None) -> MediaInfo
     if size == 0:
         raise EmptyFileError(f"{path.name} is empty (0 bytes)")
     with path.open("rb") as handle:
-        container = sniff_container(handle.read(SNIFF_BYTES))
-    if container is None:
-        raise UnsupportedContainerError(
-            f"{path.name} is not one of the accepted containers ({', '.join(CONTAINERS)})"
-        )
+        container = check_container(handle.read(SNIFF_BYTES), path.name)
+    if container in ("mp4", "mov"):
+        _check_boxes(path, size)
 
     data = _ffprobe(path)
     streams = data.get("streams", [])
     video = next((s for s in streams if s.get("codec_type") == "video" and not _is_cover(s)), None)
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None:
-        raise NoVideoStreamError(f"{path.name} has no video stream")
+        held = "only audio" if audio is not None else "no audio either"
+        raise NoVideoStreamError(
+            f"{path.name} has no video stream ({held}); a template or footage must be a video"
+        )
 
     duration = _duration(data.get("format", {}), video)
     if duration is None or duration <= 0:
@@ -129,6 +223,44 @@ def probe(path: Path | str, *, max_duration_s: float | None = None) -> MediaInfo
     return info
 
 
+def _check_boxes(path: Path, size: int) -> None:
+    """Walk the top-level boxes of an MP4/MOV by their headers: refuse a file cut inside a
+    box, and one without an index (``moov``/``moof``) though every box is whole."""
+    seen: set[bytes] = set()
+    offset = 0
+    with path.open("rb") as handle:
+        while offset + 8 <= size:
+            handle.seek(offset)
+            header = handle.read(16)
+            box_size, kind = struct.unpack(">I4s", header[:8])
+            if kind not in ISO_TOP_LEVEL:
+                return  # not a box we know: trailing junk or an odd writer; ffprobe judges
+            if box_size == 1:
+                if len(header) < 16:
+                    raise CorruptMediaError(f"{path.name} is cut short inside a box header")
+                box_size = struct.unpack(">Q", header[8:16])[0]
+            elif box_size == 0:
+                box_size = size - offset  # "to the end of the file"
+            if box_size < 8:
+                raise CorruptMediaError(
+                    f"{path.name} is damaged: its {kind.decode()!r} box at byte {offset} "
+                    f"declares an impossible size ({box_size} bytes)"
+                )
+            seen.add(kind)
+            if offset + box_size > size:
+                raise CorruptMediaError(
+                    f"{path.name} is cut short: it ends at byte {size}, inside its "
+                    f"{kind.decode()!r} box, which runs to byte {offset + box_size}; the upload "
+                    "or the copy was incomplete, send the whole file"
+                )
+            offset += box_size
+    if not seen.intersection(INDEX_BOXES):
+        raise CorruptMediaError(
+            f"{path.name} has no index (no 'moov' box): the recording was not finished or "
+            "the file was cut; export or record it again"
+        )
+
+
 def _ffprobe(path: Path) -> dict:
     cmd = [
         "ffprobe", "-v", "error", "-print_format", "json",
@@ -137,13 +269,18 @@ def _ffprobe(path: Path) -> dict:
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=PROBE_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired as exc:
-        raise CorruptMediaError(f"{path.name}: probing took over {PROBE_TIMEOUT_S} s") from exc
+        raise MediaTimeoutError(
+            f"{path.name}: reading its streams took over {PROBE_TIMEOUT_S} s; the file is "
+            "probably damaged"
+        ) from exc
     if done.returncode != 0:
-        reason = done.stderr.decode(errors="replace").strip().splitlines()
-        raise CorruptMediaError(
-            f"{path.name} cannot be read as video: {reason[-1] if reason else 'ffprobe failed'}"
-        )
-    return json.loads(done.stdout or b"{}")
+        lines = done.stderr.decode(errors="replace").replace(str(path), path.name).splitlines()
+        reason = lines[-1].strip() if lines else "ffprobe failed"
+        raise CorruptMediaError(f"{path.name} cannot be read as video: {reason}")
+    try:
+        return json.loads(done.stdout.decode("utf-8", errors="replace") or "{}")
+    except json.JSONDecodeError as exc:
+        raise CorruptMediaError(f"{path.name}: its stream description cannot be read") from exc
 
 
 def _is_cover(stream: dict) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support.bad_media import audio_only_mp4, mkv_clip, mp4_clip, truncated, without_box
 from support.media import ffmpeg
 
 from pipelines.errors import (
@@ -12,7 +13,7 @@ from pipelines.errors import (
     NoVideoStreamError,
     UnsupportedContainerError,
 )
-from pipelines.ingest import probe, sniff_container
+from pipelines.ingest import check_container, probe, sniff_container
 
 
 @pytest.mark.parametrize(
@@ -25,6 +26,7 @@ from pipelines.ingest import probe, sniff_container
         (b"\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\x82\x88matroska", "mkv"),
         (b"RIFF\x10\x00\x00\x00WAVEfmt ", None),
         (b"\x89PNG\r\n\x1a\n", None),
+        (b"\x00\x00\x00\x1cftypheic\x00\x00\x00\x00mif1heic", None),
         (b"hello, this is text", None),
         (b"", None),
     ],
@@ -94,3 +96,55 @@ def test_probe_refuses_bad_files(tmp_path):
 
     with pytest.raises(DurationLimitError, match="limit is 0 s"):
         probe(clip, max_duration_s=0.5)
+
+
+@pytest.mark.parametrize(
+    ("head", "what"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a PNG image"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "a JPEG image"),
+        (b"\x00\x00\x00\x1cftypheic\x00\x00\x00\x00mif1heic", "a HEIF/AVIF still image"),
+        (b"\x00\x00\x00\x20ftypavif\x00\x00\x00\x00avifmif1", "a HEIF/AVIF still image"),
+        (b"ID3\x04\x00\x00\x00\x00\x00\x00", "MP3 audio"),
+        (b"G@\x11\x10\x00B\xf0%\x00\x01\xc1\x00", "an MPEG transport stream"),
+        ("héllo, a text file\n".encode(), "text"),
+        (bytes(range(1, 40)), None),
+    ],
+)
+def test_check_container_names_what_a_refused_file_is(head, what):
+    with pytest.raises(UnsupportedContainerError) as refused:
+        check_container(head, "clip.mp4")
+    message = refused.value.message
+    assert message.startswith("clip.mp4 is not one of the accepted containers")
+    if what is None:
+        assert "recognised as none of them" in message
+    else:
+        assert f"its content is {what};" in message
+
+
+def test_a_supported_container_under_another_name_is_what_its_content_is(tmp_path):
+    lying = mkv_clip(tmp_path / "clip.mp4", seconds=1)
+    info = probe(lying)
+    assert info.container == "mkv" and info.audio_codec == "opus"
+
+
+def test_probe_names_the_damage_of_an_mp4(tmp_path):
+    front = mp4_clip(tmp_path / "front.mp4", seconds=2, faststart=True)
+    # The index is whole at the front, so ffprobe alone would accept this half.
+    cut = truncated(front, tmp_path / "cut.mp4", 0.5)
+    with pytest.raises(CorruptMediaError, match=r"cut\.mp4 is cut short: .* inside its 'mdat'"):
+        probe(cut)
+
+    back = mp4_clip(tmp_path / "back.mp4", seconds=2)
+    with pytest.raises(CorruptMediaError, match=r"no index \(no 'moov' box\)"):
+        probe(without_box(back, tmp_path / "nomoov.mp4"))
+
+    # Trailing bytes that are no box are not the box walk's business.
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(back.read_bytes() + b"\x13\x37garbage" * 10)
+    assert probe(junk).duration_s == pytest.approx(2.0, abs=0.05)
+
+
+def test_probe_says_a_file_holds_only_audio(tmp_path):
+    with pytest.raises(NoVideoStreamError, match=r"no video stream \(only audio\)"):
+        probe(audio_only_mp4(tmp_path / "song.mp4"))
