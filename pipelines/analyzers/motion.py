@@ -15,9 +15,11 @@ How a pair is labelled:
   confidence.
 - The intended move is the motion averaged over ``SMOOTH_S`` (centred, within a shot); the
   rest is jitter. A pan, tilt or zoom is an intended move of at least ``STATIC_SPEED``
-  (``STATIC_ZOOM``) per second that is not dwarfed by the jitter around it; otherwise jitter
-  of at least ``SHAKE_SPEED`` per second is shake (a handheld camera that wanders with no
-  net direction); otherwise the camera is static.
+  (``STATIC_ZOOM``) per second that is not dwarfed by the jitter around it; it is a zoom
+  where the zoom moves the frame's edges more than the translation does, else a pan or a
+  tilt by the larger axis. Otherwise jitter of at least ``SHAKE_SPEED`` per second is shake
+  (a handheld camera that wanders with no net direction); otherwise the camera is static.
+  ``camera_shake`` is that jitter's mean, in frames per second.
 
 Intensity per pair is ``1 - exp(-energy)``, the energy summing camera speed (jitter
 included), zoom rate and the residual, each over the scale at which it reads as a lot.
@@ -39,9 +41,11 @@ MODEL = "motion"
 MOTION_WIDTH = 160
 # A residual this large after compensation means the two frames show different shots.
 CUT_RESIDUAL = 0.12
-# Speeds per second: 2% of the frame per second is below what a viewer reads as a move.
+# Speeds per second: 2% of the frame per second is below what a viewer reads as a move. A
+# zoom at rate z moves the frame's edges by z / 2 frames a second, so its threshold is twice
+# the pan's, and a zoom is what moves the edges more than the translation does.
 STATIC_SPEED = 0.02
-STATIC_ZOOM = 0.01
+STATIC_ZOOM = 2 * STATIC_SPEED
 # A move a viewer reads as a pan lasts longer than half a second; oscillation faster than
 # about 2 Hz around it is shake (handheld shake sits at 2-10 Hz).
 SMOOTH_S = 0.5
@@ -53,8 +57,9 @@ MOVE_OVER_SHAKE = 0.5
 # frames are not the same picture moved (noise: about 1.4; subjects moving: well under 0.5).
 MIN_TEXTURE = 0.004
 MAX_INCOHERENCE = 0.6
-# Mean absolute difference below which a pair is frozen (half a grey level in 8 bits).
-FROZEN_DIFF = 0.002
+# Mean absolute difference below which a pair is frozen (a quarter of a grey level in 8 bits;
+# a real shot held still differs by grain and compression, several times more).
+FROZEN_DIFF = 0.001
 FROZEN_WEIGHT = 0.4
 FULL_PAIRS = 50
 # Scales of the intensity: a fast pan crosses half the frame a second; 0.05 mean residual at
@@ -160,9 +165,9 @@ class MotionAnalyzer(FrameAnalyzer):
         )
         move_speed = np.hypot(move_x, move_y)
         moving = ((move_speed >= STATIC_SPEED) | (move_z >= STATIC_ZOOM)) & (
-            np.maximum(move_speed, 2 * move_z) >= MOVE_OVER_SHAKE * jitter
+            np.maximum(move_speed, move_z / 2) >= MOVE_OVER_SHAKE * jitter
         )
-        zooming = moving & (move_z * 2 >= move_speed) & (move_z >= STATIC_ZOOM)
+        zooming = moving & (move_z / 2 >= move_speed) & (move_z >= STATIC_ZOOM)
         labels = np.full(len(motion), "static", dtype=object)
         labels[~moving & (jitter >= SHAKE_SPEED)] = "shake"
         labels[moving & ~zooming & (move_x >= move_y)] = "pan"
