@@ -93,7 +93,7 @@ def pyscenedetect(path: Path, detector: str, times: np.ndarray) -> Boundaries:
     began = time.perf_counter()
     scenes = scenedetect.detect(str(path), getattr(scenedetect, detector)())
     seconds = time.perf_counter() - began
-    starts = [start.get_seconds() for start, _ in scenes[1:]]
+    starts = [start.seconds for start, _ in scenes[1:]]
     return Boundaries(to_frames(starts, times), [], seconds)
 
 
