@@ -277,6 +277,28 @@ def test_a_recoloured_picture_with_the_same_edges_is_not_a_cut():
     assert result.sections["cuts"]["count"] == 0
 
 
+@pytest.mark.parametrize("flash", [[30], [30, 31], [30, 31, 32]])
+def test_white_flash_frames_inside_a_shot_are_not_cuts(flash):
+    frames = scenes(80, [50])
+    frames[flash] = 255
+    result = feed(CutAnalyzer(ExactCutModel(), fps=25.0), frames)
+    assert result.sections["cuts"]["frames"] == [50]
+
+
+class SilentModel(ExactCutModel):
+    """Reports no transition anywhere, as TransNetV2 can in a fast montage."""
+
+    def infer(self, model, inputs):
+        out = super().infer(model, inputs)
+        return {name: np.zeros_like(value) for name, value in out.items()}
+
+
+def test_cuts_the_network_misses_in_a_montage_come_from_the_thumbnail_change():
+    cuts = [20, 26, 35, 39, 46, 51, 59]
+    result = feed(CutAnalyzer(SilentModel(), fps=25.0), scenes(90, cuts))
+    assert result.sections["cuts"]["frames"] == cuts
+
+
 def test_thumbnails_keep_flat_colours_and_the_network_size():
     frames = np.zeros((2, 180, 320, 3), dtype=np.uint8)
     frames[0] = (10, 120, 250)
