@@ -292,12 +292,11 @@ def _fit_grade(
     frames: np.ndarray, target: LabGaussian, backend: InferenceBackend, options: JobOptions,
     device: torch.device, black_l: float | None = None,
 ) -> Grade | None:  # fmt: skip
-    """Fit a grade, then correct its mean for what gamut clipping took away.
+    """Fit a grade, then check its mean on the shot's frames and correct the aim if it missed.
 
-    The Gaussian map lands on the target exactly only for colours that stay inside the sRGB
-    gamut, and the fitted RGB matrix only approximates it; saturated footage loses some of
-    the shift to clipping. Measuring the graded sample and moving the aim by the miss (twice)
-    recovers most of it.
+    The fitted RGB matrix already matches the Lab map's mean and covariance on its pixel
+    sample, clipping included (see ``pipelines.grade``); measuring the graded frames and
+    moving the aim by the miss (at most twice) catches what the sample did not show.
     """
     stats = frame_color_stats(backend, frames)
     keep = content_frames(stats)
