@@ -239,8 +239,9 @@ def test_text_named_mp4_is_refused_415(upload_server: LiveServer, text_as_mp4: P
             "/api/v1/jobs", files={"template": ("notes.mp4", text_as_mp4.read_bytes(), "video/mp4")}
         )
         message = assert_error(response, 415, "unsupported_container")
-        assert "notes.mp4" in message and "webm" in message
+        assert "notes.mp4" in message and "webm" in message and "its content is text" in message
         assert job_count(client) == 0
+        assert client.get("/healthz").status_code == 200
     assert stored_files(upload_server) == []
 
 
@@ -264,6 +265,7 @@ def test_empty_file_is_refused(upload_server: LiveServer) -> None:
         response = client.post("/api/v1/jobs", files={"template": ("t.mp4", b"", "video/mp4")})
         assert "empty" in assert_error(response, 422, "empty_file")
         assert job_count(client) == 0
+        assert client.get("/healthz").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -272,6 +274,7 @@ def test_empty_file_is_refused(upload_server: LiveServer) -> None:
         ("{not json", "not valid JSON"),
         ('{"colour_strength": 0.5}', "colour_strength"),
         ('{"color_strength": 3}', "color_strength"),
+        ('{"audio": "loud"}', "audio"),
         ("[1, 2]", "JSON object"),
     ],
 )
@@ -283,6 +286,7 @@ def test_bad_options_are_refused_before_the_files(
     with upload_server.client() as client:
         assert needle in assert_error(post_raw(client, body), 422, "invalid_options")
         assert job_count(client) == 0
+        assert client.get("/healthz").status_code == 200
     assert stored_files(upload_server) == []
 
 
@@ -297,6 +301,11 @@ def test_webhook_without_a_secret_is_refused(
             data={"options": json.dumps({"webhook_url": "http://127.0.0.1:9/hook"})},
         )
         assert "CLIPZY_WEBHOOK_SECRET" in assert_error(response, 422, "webhooks_disabled")
+
+
+def _dna(**changes: object) -> bytes:
+    """A stored Style DNA, valid but for ``changes``."""
+    return json.dumps(minimal_style_dna() | changes).encode()
 
 
 @pytest.mark.parametrize(
@@ -323,6 +332,15 @@ def test_webhook_without_a_secret_is_refused(
              ("footage", "f.mp4", MP4_HEAD)],
             422, "invalid_style_dna",
         ),
+        (
+            [("style_dna", "s.json", _dna(extraction_confidence=1.5)),
+             ("footage", "f.mp4", MP4_HEAD)],
+            422, "invalid_style_dna",
+        ),
+        (
+            [("style_dna", "s.json", _dna(schema_version="2.0")), ("footage", "f.mp4", MP4_HEAD)],
+            422, "style_dna_version_unsupported",
+        ),
         ([("template", "t.mp4", MP4_HEAD), ("music", "m.mp3", b"ID3")], 422, "unknown_field"),
         ([("template", "t.mp4", MP4_HEAD), ("template", "u.mp4", MP4_HEAD)], 422,
          "duplicate_field"),
@@ -337,6 +355,7 @@ def test_malformed_forms_are_refused(
     with upload_server.client() as client:
         assert_error(post_raw(client, body), status, code)
         assert job_count(client) == 0
+        assert client.get("/healthz").status_code == 200
     assert stored_files(upload_server) == []
 
 
