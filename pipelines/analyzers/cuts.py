@@ -81,7 +81,9 @@ SAME_PICTURE_EDGES = 0.9
 
 # A long run of the all-frames head with a single-frame peak this high is a slow dissolve.
 SLOW_DISSOLVE_PEAK = 0.2
-DISSOLVE_REACH_MIN = 8  # frames looked at around a dissolve to find where it starts and ends
+# Frames looked at on each side of a dissolve to find where it starts and ends: as many as
+# the network's extent, within these bounds (the search costs their square).
+DISSOLVE_REACH_MIN, DISSOLVE_REACH_MAX = 8, 60
 # How far (relative to the change) the frames of such a slow dissolve may stray from a blend
 # of the pictures either side: dissolves measure 0.1 to 0.35 on our clips, the first frames
 # of ffmpeg's life source (random cells settling) 0.8 and more.
@@ -560,7 +562,7 @@ def _dissolve_extent(
     ends (a least-squares fit of that shape) are the dissolve's.
     """
     n = len(grids)
-    reach = max(DISSOLVE_REACH_MIN, end - start)
+    reach = int(np.clip(end - start, DISSOLVE_REACH_MIN, DISSOLVE_REACH_MAX))
     lo = max([0, start - reach, *(e.end for e in events if e.end < start)])
     hi = min([n - 1, end + reach, *(e.start for e in events if e.start > end)])
     if hi - lo < 4:
