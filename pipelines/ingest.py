@@ -16,9 +16,14 @@ How each kind of bad file is told apart, before any frame is decoded:
   read the index at its front; a complete walk without an index (``moov`` or ``moof``) means
   the recording was never finished (``corrupt_media``). Boxes of unknown type end the walk
   (trailing junk is left to ffprobe).
+- MKV/WebM: a Segment of known size that runs past the end; AVI: a RIFF chunk that does
+  (both ``corrupt_media``, cut short). A Segment of unknown size (a live recording) passes.
+- no duration stated (live recordings: a browser's MediaRecorder WebM, an unfinished MKV):
+  the span of the video packets' timestamps, read without decoding.
 - whatever ffprobe cannot read (``corrupt_media``) or takes over :data:`PROBE_TIMEOUT_S` on
-  (``media_timeout``); no video stream (``no_video_stream``); no positive duration or no
-  picture size (``corrupt_media``); longer than the limit (``duration_too_long``).
+  (``media_timeout``); no video stream (``no_video_stream``); no positive duration, no
+  picture size or no pixel format (the decoder found no usable parameter set; ``corrupt_
+  media``); longer than the limit (``duration_too_long``).
 """
 
 from __future__ import annotations
@@ -169,6 +174,10 @@ def probe(path: Path | str, *, max_duration_s: float | None = None) -> MediaInfo
         container = check_container(handle.read(SNIFF_BYTES), path.name)
     if container in ("mp4", "mov"):
         _check_boxes(path, size)
+    elif container in ("mkv", "webm"):
+        _check_ebml_segment(path, size)
+    elif container == "avi":
+        _check_riff(path, size)
 
     data = _ffprobe(path)
     streams = data.get("streams", [])
@@ -181,6 +190,9 @@ def probe(path: Path | str, *, max_duration_s: float | None = None) -> MediaInfo
         )
 
     duration = _duration(data.get("format", {}), video)
+    if duration is None:
+        # Live recordings (a browser's MediaRecorder WebM, an unfinished MKV) state none.
+        duration = _duration_from_packets(path, video)
     if duration is None or duration <= 0:
         raise CorruptMediaError(f"{path.name}: the duration cannot be read; the file may be cut")
     if max_duration_s is not None and duration > max_duration_s:
@@ -191,6 +203,11 @@ def probe(path: Path | str, *, max_duration_s: float | None = None) -> MediaInfo
     coded_w, coded_h = int(video.get("width") or 0), int(video.get("height") or 0)
     if coded_w <= 0 or coded_h <= 0:
         raise CorruptMediaError(f"{path.name}: the video stream has no picture size")
+    if video.get("pix_fmt") in (None, "", "unknown", "none"):
+        raise CorruptMediaError(
+            f"{path.name}: its {video.get('codec_name', 'unknown')} video stream gives no "
+            "picture format, so no frame of it can be decoded; the file is damaged"
+        )
     rotation = _rotation(video)
     width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
     avg = _rate(video.get("avg_frame_rate"))
@@ -248,17 +265,61 @@ def _check_boxes(path: Path, size: int) -> None:
                 )
             seen.add(kind)
             if offset + box_size > size:
-                raise CorruptMediaError(
-                    f"{path.name} is cut short: it ends at byte {size}, inside its "
-                    f"{kind.decode()!r} box, which runs to byte {offset + box_size}; the upload "
-                    "or the copy was incomplete, send the whole file"
-                )
+                raise _cut_short(path, size, f"{kind.decode()!r} box", offset + box_size)
             offset += box_size
     if not seen.intersection(INDEX_BOXES):
         raise CorruptMediaError(
             f"{path.name} has no index (no 'moov' box): the recording was not finished or "
             "the file was cut; export or record it again"
         )
+
+
+def _cut_short(path: Path, size: int, what: str, end: int) -> CorruptMediaError:
+    return CorruptMediaError(
+        f"{path.name} is cut short or damaged: it ends at byte {size}, inside its {what}, "
+        f"which should run to byte {end}; send the whole file as it was recorded or exported"
+    )
+
+
+def _ebml_vint(data: bytes, at: int, *, keep_marker: bool) -> tuple[int | None, int]:
+    """An EBML variable-length integer at ``at``: (value, length); value None when the
+    length marker is missing or, for a size, when it is "unknown" (all ones)."""
+    if at >= len(data) or data[at] == 0:
+        return None, 1
+    length = 8 - data[at].bit_length() + 1
+    if at + length > len(data):
+        return None, length
+    value = int.from_bytes(data[at : at + length], "big")
+    if keep_marker:
+        return value, length
+    value &= (1 << (7 * length)) - 1
+    return (None if value == (1 << (7 * length)) - 1 else value), length
+
+
+def _check_ebml_segment(path: Path, size: int) -> None:
+    """Matroska/WebM: a Segment of known size must end within the file. A live recording
+    leaves the size unknown until it is finished; that is not checked."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    at = 0
+    for expected in (0x1A45DFA3, 0x18538067):  # the EBML header, then the Segment
+        element, id_len = _ebml_vint(head, at, keep_marker=True)
+        length, size_len = _ebml_vint(head, at + id_len, keep_marker=False)
+        if element != expected or length is None:
+            return  # a layout this walk does not know, or an unknown size: ffprobe judges
+        start = at + id_len + size_len
+        if expected == 0x18538067 and start + length > size:
+            raise _cut_short(path, size, "Matroska Segment", start + length)
+        at = start + length
+
+
+def _check_riff(path: Path, size: int) -> None:
+    """AVI: the RIFF chunk declares its size; a file shorter than that was cut."""
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    declared = struct.unpack("<I", head[4:8])[0] + 8
+    if declared > size:
+        raise _cut_short(path, size, "RIFF chunk", declared)
 
 
 def _ffprobe(path: Path) -> dict:
@@ -275,7 +336,7 @@ def _ffprobe(path: Path) -> dict:
         ) from exc
     if done.returncode != 0:
         lines = done.stderr.decode(errors="replace").replace(str(path), path.name).splitlines()
-        reason = lines[-1].strip() if lines else "ffprobe failed"
+        reason = lines[-1].strip().removeprefix(f"{path.name}: ") if lines else "ffprobe failed"
         raise CorruptMediaError(f"{path.name} cannot be read as video: {reason}")
     try:
         return json.loads(done.stdout.decode("utf-8", errors="replace") or "{}")
@@ -305,6 +366,38 @@ def _duration(fmt: dict, video: dict) -> float | None:
         except ValueError:
             continue
     return None
+
+
+def _duration_from_packets(path: Path, video: dict) -> float | None:
+    """The video stream's span from its packets' timestamps (headers only, no decoding)."""
+    cmd = [
+        "ffprobe", "-v", "error", "-select_streams", str(video.get("index", "v:0")),
+        "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", str(path),
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=PROBE_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise MediaTimeoutError(
+            f"{path.name}: reading its packets took over {PROBE_TIMEOUT_S} s; the file is "
+            "probably damaged"
+        ) from exc
+    starts, ends = [], []
+    for line in done.stdout.decode(errors="replace").splitlines():
+        fields = line.strip().split(",")
+        try:
+            pts = float(fields[0])
+        except (ValueError, IndexError):
+            continue
+        try:
+            length = float(fields[1]) if len(fields) > 1 else 0.0
+        except ValueError:
+            length = 0.0
+        starts.append(pts)
+        ends.append(pts + length)
+    if not starts:
+        return None
+    span = max(ends) - min(starts)
+    return span if span > 0 else None
 
 
 def _rotation(video: dict) -> int:

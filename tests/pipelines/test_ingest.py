@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from support.bad_media import audio_only_mp4, mkv_clip, mp4_clip, truncated, without_box
 from support.media import ffmpeg
@@ -132,7 +134,7 @@ def test_probe_names_the_damage_of_an_mp4(tmp_path):
     front = mp4_clip(tmp_path / "front.mp4", seconds=2, faststart=True)
     # The index is whole at the front, so ffprobe alone would accept this half.
     cut = truncated(front, tmp_path / "cut.mp4", 0.5)
-    with pytest.raises(CorruptMediaError, match=r"cut\.mp4 is cut short: .* inside its 'mdat'"):
+    with pytest.raises(CorruptMediaError, match=r"cut\.mp4 is cut short or damaged: .* 'mdat'"):
         probe(cut)
 
     back = mp4_clip(tmp_path / "back.mp4", seconds=2)
@@ -148,3 +150,29 @@ def test_probe_names_the_damage_of_an_mp4(tmp_path):
 def test_probe_says_a_file_holds_only_audio(tmp_path):
     with pytest.raises(NoVideoStreamError, match=r"no video stream \(only audio\)"):
         probe(audio_only_mp4(tmp_path / "song.mp4"))
+
+
+@pytest.mark.parametrize(
+    ("container", "codec"), [("avi", "mpeg4"), ("webm", "libvpx"), ("mkv", "libx264")]
+)
+def test_probe_refuses_a_cut_file_of_each_container(tmp_path, container, codec):
+    whole = tmp_path / f"whole.{container}"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=2", "-c:v", codec, str(whole))
+    assert probe(whole).container == container
+    cut = truncated(whole, tmp_path / f"cut.{container}", 0.5)
+    with pytest.raises(CorruptMediaError, match="is cut short or damaged"):
+        probe(cut)
+
+
+def test_probe_accepts_a_matroska_segment_of_unknown_size(tmp_path):
+    """What a live recorder leaves before it finishes: no sizes, no duration."""
+    live = tmp_path / "live.mkv"
+    with live.open("wb") as out:
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=2",
+             "-c:v", "libx264", "-f", "matroska", "pipe:1"],
+            stdout=out, check=True,
+        )  # fmt: skip
+    info = probe(live)
+    assert info.container == "mkv"
+    assert info.duration_s == pytest.approx(2.0, abs=0.05)  # from the packets: none is stated
