@@ -118,14 +118,19 @@ def truncated(source: Path, path: Path, fraction: float) -> Path:
     return path
 
 
-def mutations(data: bytes, seed: int, count: int) -> Iterator[tuple[str, bytes]]:
+MUTATIONS = ("flips", "delete", "duplicate", "header", "truncate")
+
+
+def mutations(
+    data: bytes, seed: int, count: int, kinds: tuple[str, ...] = MUTATIONS
+) -> Iterator[tuple[str, bytes]]:
     """``count`` damaged copies of ``data``, each named by what was done to it.
 
-    The kinds, in turn: random byte flips, a deleted chunk, a duplicated chunk, a corrupted
-    header (the first 16 bytes, the magic, kept; the next few hundred scrambled) and a cut.
+    The ``kinds``, in turn: random byte flips, a deleted chunk, a duplicated chunk, a
+    corrupted header (the first 16 bytes, the magic, kept; the next few hundred scrambled)
+    and a cut. The first copies do not depend on ``count``.
     """
     rng = random.Random(seed)
-    kinds = ("flips", "delete", "duplicate", "header", "truncate")
     for i in range(count):
         kind = kinds[i % len(kinds)]
         buf = bytearray(data)
