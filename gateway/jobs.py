@@ -24,6 +24,8 @@ from pipelines.settings import Settings
 logger = structlog.stdlib.get_logger(__name__)
 
 router = APIRouter(prefix=API_PREFIX, tags=["jobs"])
+# The database takes a signed 64-bit offset; past this no page can hold a job anyway.
+MAX_OFFSET = 2**31 - 1
 
 
 def get_store(request: Request) -> JobStore:
@@ -135,7 +137,7 @@ async def create_job(request: Request, store: StoreDep, settings: SettingsDep) -
 def list_jobs(
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=100, description="page size")] = 20,
-    offset: Annotated[int, Query(ge=0, description="jobs to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="jobs to skip")] = 0,
     status: Annotated[JobStatus | None, Query(description="only jobs in this status")] = None,
 ) -> JobList:
     jobs, total = store.list(limit=limit, offset=offset, status=status)

@@ -175,14 +175,17 @@ def test_failing_jobs_fail_alone_and_the_service_serves_the_next(
     garbage = media_dir / "garbage.mp4"
     garbage.write_bytes(MP4_HEAD + bytes(range(256)) * 64)
 
-    broken = [submit(client, truncated_clip), submit(client, garbage)]
+    broken = [
+        (submit(client, truncated_clip), "is cut short"),
+        (submit(client, garbage), "cannot be read"),
+    ]
     good = submit(client, template_clip)
-    for job in broken:
+    for job, reason in broken:
         final = wait_for(client, job["id"], TERMINAL)[-1]
         assert final["status"] == "failed", final
         assert final["error"]["code"] == "corrupt_media", final["error"]
         # Says what is wrong, without the server's folders.
-        assert "cannot be read" in final["error"]["message"]
+        assert reason in final["error"]["message"]
         assert str(server.settings.data_dir) not in final["error"]["message"]
         # Files are called by the names the client uploaded them under.
         assert Path(job["inputs"]["template"]["filename"]).name in final["error"]["message"]
@@ -238,6 +241,8 @@ def test_list_is_newest_first_with_pages(start_server: Callable[..., LiveServer]
         assert_error(client.get("/api/v1/jobs", params={"limit": 0}), 422, "validation_error")
         assert_error(client.get("/api/v1/jobs", params={"limit": 101}), 422, "validation_error")
         assert_error(client.get("/api/v1/jobs", params={"status": "done"}), 422, "validation_error")
+        # Past what the database's 64-bit offset holds: refused, not a 500.
+        assert_error(client.get("/api/v1/jobs", params={"offset": 2**64}), 422, "validation_error")
 
 
 def test_unknown_job_is_404_with_the_error_body(client: httpx.Client) -> None:
