@@ -12,6 +12,7 @@ from pipelines.errors import (
     CorruptMediaError,
     DurationLimitError,
     EmptyFileError,
+    MediaTimeoutError,
     NoVideoStreamError,
     UnsupportedContainerError,
 )
@@ -176,3 +177,13 @@ def test_probe_accepts_a_matroska_segment_of_unknown_size(tmp_path):
     info = probe(live)
     assert info.container == "mkv"
     assert info.duration_s == pytest.approx(2.0, abs=0.05)  # from the packets: none is stated
+
+
+def test_a_probe_past_its_bound_fails_media_timeout(tmp_path, monkeypatch):
+    """The bound that stops a demuxer looping on a damaged file; shrunk so any file hits it."""
+    import pipelines.ingest as ingest
+
+    clip = mp4_clip(tmp_path / "clip.mp4", seconds=1)
+    monkeypatch.setattr(ingest, "PROBE_TIMEOUT_S", 1e-4)
+    with pytest.raises(MediaTimeoutError, match="took over"):
+        probe(clip)
