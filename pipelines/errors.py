@@ -11,6 +11,7 @@
     │   ├── CorruptMediaError        corrupt_media
     │   ├── MediaTimeoutError        media_timeout (reading the file passed its time bound)
     │   ├── DurationLimitError       duration_too_long
+    │   ├── ResolutionLimitError     resolution_too_large
     │   ├── InvalidOptionsError      invalid_options
     │   └── InvalidStyleDnaError     invalid_style_dna, style_dna_version_unsupported
     ├── PipelineError                the server's fault while running a stage
@@ -80,6 +81,12 @@ class MediaTimeoutError(InputError):
 
 class DurationLimitError(InputError):
     code = "duration_too_long"
+
+
+class ResolutionLimitError(InputError):
+    """A picture larger than any camera's: decoding it would take memory without bound."""
+
+    code = "resolution_too_large"
 
 
 class InvalidOptionsError(InputError):

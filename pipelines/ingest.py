@@ -23,7 +23,8 @@ How each kind of bad file is told apart, before any frame is decoded:
 - whatever ffprobe cannot read (``corrupt_media``) or takes over :data:`PROBE_TIMEOUT_S` on
   (``media_timeout``); no video stream (``no_video_stream``); no positive duration, no
   picture size or no pixel format (the decoder found no usable parameter set; ``corrupt_
-  media``); longer than the limit (``duration_too_long``).
+  media``); longer than the limit (``duration_too_long``); a picture over DCI 8K
+  (``resolution_too_large``: a few header bytes can declare gigabytes of frame).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from pipelines.errors import (
     EmptyFileError,
     MediaTimeoutError,
     NoVideoStreamError,
+    ResolutionLimitError,
     UnsupportedContainerError,
 )
 
@@ -50,6 +52,10 @@ logger = logging.getLogger(__name__)
 CONTAINERS = ("mp4", "mov", "avi", "mkv", "webm")
 SNIFF_BYTES = 64
 PROBE_TIMEOUT_S = 60
+# DCI 8K: the largest picture a camera or an editor's export gives. A larger one is refused
+# before a frame is decoded (a few bytes of header can declare a picture of gigabytes).
+MAX_SIDE_PX = 8192
+MAX_PIXELS = 8192 * 4320
 
 
 # ``ftyp`` major brands of still images (HEIF, HEIC, AVIF): ISO-BMFF files, but no video.
@@ -203,6 +209,11 @@ def probe(path: Path | str, *, max_duration_s: float | None = None) -> MediaInfo
     coded_w, coded_h = int(video.get("width") or 0), int(video.get("height") or 0)
     if coded_w <= 0 or coded_h <= 0:
         raise CorruptMediaError(f"{path.name}: the video stream has no picture size")
+    if max(coded_w, coded_h) > MAX_SIDE_PX or coded_w * coded_h > MAX_PIXELS:
+        raise ResolutionLimitError(
+            f"{path.name} is {coded_w}x{coded_h} pixels; at most {MAX_SIDE_PX} on a side and "
+            f"8192x4320 in all are accepted; scale it down first"
+        )
     if video.get("pix_fmt") in (None, "", "unknown", "none"):
         raise CorruptMediaError(
             f"{path.name}: its {video.get('codec_name', 'unknown')} video stream gives no "

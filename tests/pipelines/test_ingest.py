@@ -14,6 +14,7 @@ from pipelines.errors import (
     EmptyFileError,
     MediaTimeoutError,
     NoVideoStreamError,
+    ResolutionLimitError,
     UnsupportedContainerError,
 )
 from pipelines.ingest import check_container, probe, sniff_container
@@ -187,3 +188,23 @@ def test_a_probe_past_its_bound_fails_media_timeout(tmp_path, monkeypatch):
     monkeypatch.setattr(ingest, "PROBE_TIMEOUT_S", 1e-4)
     with pytest.raises(MediaTimeoutError, match="took over"):
         probe(clip)
+
+
+def test_probe_refuses_a_picture_over_8k(tmp_path):
+    wide = tmp_path / "wide.avi"
+    ffmpeg("-f", "lavfi", "-i", "color=s=8200x16:d=0.2", "-c:v", "mjpeg", str(wide))
+    with pytest.raises(ResolutionLimitError, match="8200x16 pixels"):
+        probe(wide)
+
+
+def test_probe_sees_cover_art_is_no_video(tmp_path):
+    """A song with its cover picture: the picture stream is an attachment, not a video."""
+    cover = tmp_path / "cover.png"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=64x64", "-frames:v", "1", str(cover))
+    song = tmp_path / "song.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "sine=duration=1", "-i", str(cover), "-map", "0:a", "-map", "1:v",
+        "-c:a", "aac", "-c:v", "png", "-disposition:v", "attached_pic", str(song),
+    )  # fmt: skip
+    with pytest.raises(NoVideoStreamError, match="only audio"):
+        probe(song)

@@ -46,7 +46,13 @@ CASES = [
 # What a damaged upload may be refused with at once (the documented 4xx of POST /jobs).
 UPLOAD_REFUSALS = {415: {"unsupported_container"}, 422: {"empty_file"}}
 # The codes of a job failing on its input, each naming what is wrong with the file.
-INPUT_FAILURES = {"corrupt_media", "no_video_stream", "media_timeout", "duration_too_long"}
+INPUT_FAILURES = {
+    "corrupt_media",
+    "no_video_stream",
+    "media_timeout",
+    "duration_too_long",
+    "resolution_too_large",
+}
 # A bound against a hang, not a timing: far above what the slowest copy takes.
 JOB_END_S = 300
 
