@@ -20,7 +20,10 @@ Refusals, each before any processing, and each deleting whatever was written:
   without a length is held to the same total as it streams.
 - a file passing ``MAX_FILE_SIZE_MB``: 413 ``file_too_large`` at the chunk that passes it.
 - a file whose first bytes are none of the five containers: 415 ``unsupported_container``
-  (judged on the first 64 bytes, before anything of that file is written).
+  (judged on the first 64 bytes, before anything of that file is written, by
+  :func:`pipelines.ingest.check_container`, whose message names what the file is). The
+  name is not judged: an MKV called ``clip.mp4`` is accepted, stored and reported as
+  ``mkv``, as the SPEC recognises containers by content.
 - an empty file: 422 ``empty_file``; bad options: 422 ``invalid_options``; an unknown field,
   a missing template and the like: 422 with a code naming the problem.
 
