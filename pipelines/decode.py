@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.errors import CorruptMediaError, DecodeError
+from pipelines.errors import CorruptMediaError, DecodeError, MediaTimeoutError
 from pipelines.ingest import MediaInfo
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,12 @@ class VideoSource:
             )
             self.times_s = self._timestamps()
         except decord.DECORDError as exc:
-            raise DecodeError(f"{Path(info.path).name}: cannot open the video: {exc}") from exc
+            # The file passed ingest, so what fails here is its content; decord's message is a
+            # C++ trace, which helps no user.
+            raise CorruptMediaError(
+                f"{Path(info.path).name}: the video stream cannot be read; the file is damaged "
+                "or cut short"
+            ) from exc
         self.size = (width, height)
 
     def __len__(self) -> int:
@@ -92,7 +97,7 @@ class VideoSource:
     def _timestamps(self) -> np.ndarray:
         n = len(self._reader)
         if n == 0:
-            raise DecodeError(f"{Path(self.info.path).name} holds no decodable frame")
+            raise CorruptMediaError(f"{Path(self.info.path).name} holds no decodable frame")
         stamps = np.asarray(self._reader.get_frame_timestamp(np.arange(n)), dtype=np.float64)
         starts = stamps[:, 0]
         return starts - starts[0]
@@ -142,7 +147,10 @@ def decode_audio(
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
     except subprocess.TimeoutExpired as exc:
-        raise DecodeError(f"{Path(info.path).name}: audio decoding timed out") from exc
+        raise MediaTimeoutError(
+            f"{Path(info.path).name}: decoding its audio did not end within 600 s; the file is "
+            "damaged"
+        ) from exc
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()
         raise DecodeError(

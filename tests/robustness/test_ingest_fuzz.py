@@ -27,15 +27,9 @@ SOURCES = [
     ("ffmpeg-python/in1.mp4", 404, 6, MUTATIONS),
     ("decord/flipping_a_pancake.mkv", 505, 3, ("header", "truncate", "flips")),
 ]
-# decord cannot open these though FFmpeg decodes them (with concealed errors), and
-# pipelines/decode.py reports that as decode_failed, a server fault; the fix is there.
-DECODE_OPEN_FAILS = pytest.mark.xfail(
-    strict=True,
-    reason="decode.py: VideoSource raises DecodeError (decode_failed, with decord's C++ "
-    "trace as the message) when decord cannot open a file ingest accepted; a damaged "
-    "input should fail corrupt_media",
-)
-KNOWN = {("ffmpeg-python/in1.mp4", 5): [DECODE_OPEN_FAILS, pytest.mark.allow_error_logs]}
+# in1-05: decord cannot open it though FFmpeg decodes it with concealed errors; it must fail
+# corrupt_media, never decode_failed with decord's trace.
+KNOWN: dict[tuple[str, int], list] = {}
 CASES = [
     pytest.param(
         path, seed, kinds, i, id=f"{Path(path).stem}-{i:02d}", marks=KNOWN.get((path, i), [])
