@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import struct
 import subprocess
 from dataclasses import asdict, dataclass
@@ -145,6 +146,9 @@ def check_container(head: bytes, label: str) -> str:
     )
 
 
+HDR_TRANSFERS = {"smpte2084": "pq", "arib-std-b67": "hlg"}
+
+
 @dataclass(frozen=True)
 class MediaInfo:
     path: str
@@ -165,6 +169,16 @@ class MediaInfo:
     audio_codec: str | None
     audio_sample_rate: int | None
     audio_channels: int | None
+    # Colour facts as the stream states them (None where it states none): the transfer
+    # function says whether the picture is HDR (PQ, SMPTE ST 2084; HLG, ARIB STD-B67).
+    color_transfer: str | None = None
+    color_primaries: str | None = None
+    color_space: str | None = None
+    bit_depth: int = 8
+
+    @property
+    def hdr(self) -> bool:
+        return self.color_transfer in HDR_TRANSFERS
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -246,9 +260,27 @@ def probe(path: Path | str, *, max_duration_s: float | None = None) -> MediaInfo
         audio_codec=audio.get("codec_name") if audio else None,
         audio_sample_rate=int(audio["sample_rate"]) if audio and audio.get("sample_rate") else None,
         audio_channels=int(audio["channels"]) if audio and audio.get("channels") else None,
+        color_transfer=_stated(video.get("color_transfer")),
+        color_primaries=_stated(video.get("color_primaries")),
+        color_space=_stated(video.get("color_space")),
+        bit_depth=_bit_depth(video),
     )
     logger.info("probed %s: %s", path.name, info)
     return info
+
+
+def _stated(value: object) -> str | None:
+    return None if value in (None, "", "unknown", "unspecified", "reserved") else str(value)
+
+
+def _bit_depth(video: dict) -> int:
+    """Bits per component: ffprobe's count where it gives one, else read from the pixel format
+    (``yuv420p10le`` → 10)."""
+    raw = str(video.get("bits_per_raw_sample") or "")
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    match = re.search(r"p(9|10|12|14|16)(le|be)?$", str(video.get("pix_fmt") or ""))
+    return int(match.group(1)) if match else 8
 
 
 def _check_boxes(path: Path, size: int) -> None:

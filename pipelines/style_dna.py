@@ -122,8 +122,9 @@ def build(
             "container": info.container,
             "video_codec": info.video_codec,
             "pix_fmt": info.pix_fmt,
-            # TODO(#5): read the transfer characteristics (HLG/PQ) and report HDR.
-            "hdr": False,
+            "hdr": info.hdr,
+            "color_transfer": info.color_transfer,
+            "bit_depth": info.bit_depth,
             **sections.get("picture", {}),
         },
         "color": sections.get("color", {}),
