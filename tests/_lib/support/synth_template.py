@@ -60,7 +60,7 @@ def template(
                 f"[0:v:0]trim=end_frame=1,loop=-1:1:0,fps={RATE},trim=duration={seconds}[v]",
                 "-map",
                 "[v]",
-            ]  # noqa: E501
+            ]
         else:
             inputs += ["-f", "lavfi", "-i", f"testsrc2=s={SIZE}:r={RATE}:d=0.04"]
             video = [
@@ -68,7 +68,7 @@ def template(
                 f"[0:v]loop=-1:1:0,fps={RATE},trim=duration={seconds}[v]",
                 "-map",
                 "[v]",
-            ]  # noqa: E501
+            ]
     elif picture == "noise":
         inputs += ["-f", "lavfi", "-i", f"nullsrc=s={SIZE}:r={RATE}:d={seconds}"]
         video = ["-vf", "geq=lum='random(1)*255':cb=128:cr=128", "-map", "0:v"]
@@ -107,6 +107,9 @@ def few_frames(path: Path, source: Path | None, *, frames: int = 3) -> Path:
     seconds = frames / RATE
     wav = click_track(path.with_suffix(".clicks.wav"), bpm=120.0, seconds=max(seconds, 0.5))
     video = ["-i", str(source)] if source else ["-f", "lavfi", "-i", f"testsrc2=s={SIZE}:r={RATE}"]
-    ffmpeg(*video, "-i", str(wav), "-map", "0:v:0", "-map", "1:a", "-frames:v", str(frames),
-           "-t", f"{seconds:.3f}", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))  # fmt: skip
+    ffmpeg(
+        *video, "-i", str(wav), "-map", "0:v:0", "-map", "1:a", "-frames:v", str(frames),
+        "-t", f"{seconds:.3f}", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+        str(path),
+    )  # fmt: skip
     return path
