@@ -52,3 +52,50 @@ def test_10_bit_frames_decode_to_the_same_colour_as_8_bit(media_dir: Path) -> No
     mean8 = VideoSource(eight).get([0, 12]).reshape(-1, 3).mean(axis=0)
     assert np.abs(mean10 - np.array(COLOR)).max() <= 3.0, mean10
     assert np.abs(mean10 - mean8).max() <= 3.0
+
+
+def _run(template: Path, footage: Path, out: Path, **options) -> tuple[dict, dict]:
+    from pipelines.options import JobOptions
+    from pipelines.runner import JobRequest, run_job
+
+    result = run_job(
+        JobRequest("extract_apply", out, template, [footage], options=JobOptions(**options))
+    )
+    assert result.output_path is not None and result.output_path.stat().st_size > 0
+    return result.style_dna, probe(result.output_path).to_dict()
+
+
+@pytest.mark.slow
+def test_odd_sized_footage_renders_at_an_even_size(media_dir: Path, tmp_path: Path) -> None:
+    template = media_dir / "rw_template.mp4"
+    if not template.exists():
+        ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", "-f", "lavfi", "-i",
+               "sine=f=440:d=2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+               "-shortest", str(template))  # fmt: skip
+    odd = media_dir / "rw_odd_641x481.mp4"
+    if not odd.exists():  # 4:4:4 lets x264 store the odd size at all
+        ffmpeg("-f", "lavfi", "-i", "testsrc2=s=640x480:r=25:d=2", "-vf", "scale=641:481",
+               "-c:v", "libx264", "-pix_fmt", "yuv444p", str(odd))  # fmt: skip
+    assert (probe(odd).width, probe(odd).height) == (641, 481)
+    _, out = _run(template, odd, tmp_path)
+    # Scaled up to the next even size (H.264 4:2:0 needs even sides), never a broken file.
+    assert (out["width"], out["height"]) == (642, 482)
+    assert out["video_codec"] == "h264" and out["pix_fmt"] == "yuv420p"
+    assert out["duration_s"] == pytest.approx(2.0, abs=0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("audio", ["template", "footage", "none"])
+def test_no_audio_anywhere_renders_without_error(
+    audio: str, media_dir: Path, tmp_path: Path
+) -> None:
+    silent = media_dir / "rw_silent_video.mp4"
+    if not silent.exists():
+        ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", "-c:v", "libx264",
+               "-pix_fmt", "yuv420p", str(silent))  # fmt: skip
+    dna, out = _run(silent, silent, tmp_path, audio=audio)
+    assert dna["template"]["has_audio"] is False
+    assert dna["rhythm"]["tempo_bpm"] is None and dna["rhythm"]["detected_beats"] == []
+    assert dna["rhythm"]["beat_confidence"] < 0.5
+    assert dna["audio"]["present"] is False
+    assert out["duration_s"] == pytest.approx(2.0, abs=0.1)
