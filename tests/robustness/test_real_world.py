@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,62 @@ def test_no_audio_anywhere_renders_without_error(
     assert dna["rhythm"]["beat_confidence"] < 0.5
     assert dna["audio"]["present"] is False
     assert out["duration_s"] == pytest.approx(2.0, abs=0.1)
+
+
+def _rotated(media_dir: Path, degrees: int) -> Path:
+    """A 320x240 clip, white box top left and red box lower right, stored with a display
+    matrix from ``-metadata:s:v rotate=degrees``."""
+    base = media_dir / "rw_rot_base.mp4"
+    if not base.exists():
+        boxes = (
+            "drawbox=x=0:y=0:w=160:h=120:color=white:t=fill,"
+            "drawbox=x=200:y=180:w=60:h=40:color=red:t=fill"
+        )
+        ffmpeg("-f", "lavfi", "-i", "color=c=black:s=320x240:r=25:d=2", "-vf", boxes,
+               "-c:v", "libx264", "-pix_fmt", "yuv420p", str(base))  # fmt: skip
+    path = media_dir / f"rw_rot_{degrees}.mp4"
+    if not path.exists():
+        ffmpeg("-i", str(base), "-c", "copy", "-metadata:s:v:0", f"rotate={degrees}", str(path))
+    return path
+
+
+def _ffmpeg_frame(path: Path, width: int, height: int) -> np.ndarray:
+    """The first frame as ffmpeg itself shows it (it applies the display matrix)."""
+    done = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
+         "-pix_fmt", "rgb24", "-"],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    return np.frombuffer(done.stdout, np.uint8).reshape(height, width, 3)
+
+
+def _white_centroid(frame: np.ndarray) -> tuple[float, float]:
+    rows, cols = np.nonzero(frame.min(axis=2) > 200)
+    return rows.mean() / frame.shape[0], cols.mean() / frame.shape[1]
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_rotated_clip_reads_upright_as_ffmpeg_shows_it(degrees: int, media_dir: Path) -> None:
+    path = _rotated(media_dir, degrees)
+    info = probe(path)
+    assert info.rotation in (90, 180, 270)
+    assert (info.width, info.height) == ((240, 320) if info.rotation != 180 else (320, 240))
+    ours = VideoSource(info).get([0])[0].astype(int)
+    reference = _ffmpeg_frame(path, info.width, info.height).astype(int)
+    assert np.abs(ours - reference).mean() < 1.0
+
+
+@pytest.mark.slow
+def test_rotated_footage_renders_upright(media_dir: Path, tmp_path: Path) -> None:
+    footage = _rotated(media_dir, 90)
+    template = media_dir / "rw_template.mp4"
+    if not template.exists():
+        ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", "-f", "lavfi", "-i",
+               "sine=f=440:d=2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+               "-shortest", str(template))  # fmt: skip
+    info = probe(footage)
+    _, out = _run(template, footage, tmp_path, color_strength=0.0, recut=False)
+    assert (out["width"], out["height"], out["rotation"]) == (info.width, info.height, 0)
+    shown = _ffmpeg_frame(tmp_path / "output.mp4", out["width"], out["height"])
+    expected = _white_centroid(_ffmpeg_frame(footage, info.width, info.height))
+    assert _white_centroid(shown) == pytest.approx(expected, abs=0.03)
