@@ -9,3 +9,10 @@ the shared corpus (ground truth from its ``MANIFEST.md``) and clips the benchmar
 with ffmpeg, whose answers are exact. Peers are the ``bench`` extra of ``pyproject.toml``;
 they are never dependencies of the service.
 """
+
+import sys
+from pathlib import Path
+
+# The generators the tests use (``support.*``), so benchmark and tests measure the same
+# inputs; set here so that importing any task module finds them.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "_lib"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,8 +10,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parents[2]
-# The generators the tests use, so benchmark and tests measure the same inputs.
-sys.path.insert(0, str(REPO / "tests" / "_lib"))
 
 T = TypeVar("T")
 

@@ -174,7 +174,9 @@ def test_rotated_footage_renders_upright(media_dir: Path, tmp_path: Path) -> Non
 # (container file, video encoder args, audio encoder args or None)
 CODECS = {
     "vp8.webm": (["-c:v", "libvpx", "-b:v", "1M"], ["-c:a", "libopus"]),
-    "vp9.webm": (["-c:v", "libvpx-vp9", "-b:v", "1M", "-deadline", "realtime"], ["-c:a", "libvorbis"]),  # noqa: E501
+    "vp9.webm": (
+        ["-c:v", "libvpx-vp9", "-b:v", "1M", "-deadline", "realtime"], ["-c:a", "libvorbis"]
+    ),
     "mpeg4.avi": (["-c:v", "mpeg4", "-q:v", "3"], ["-c:a", "libmp3lame"]),
     "mjpeg.avi": (["-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj420p"], ["-c:a", "pcm_s16le"]),
     "h264_opus.mkv": (["-c:v", "libx264", "-pix_fmt", "yuv420p"], ["-c:a", "libopus"]),
