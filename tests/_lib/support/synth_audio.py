@@ -346,8 +346,9 @@ def librosa_beats(mono: np.ndarray | None, rate: int) -> BeatRun:
 # --- loudness reference ------------------------------------------------------------------
 
 
-def ffmpeg_ebur128(path: Path) -> dict[str, float | None]:
-    """ffmpeg's summary: I (LUFS, None at its -70 floor) and true peak (dBTP, None at -inf)."""
+def ffmpeg_ebur128_summary(path: Path) -> dict[str, float]:
+    """ffmpeg's own summary of ``-af ebur128=peak=true`` as it prints it: I (LUFS, -70 at its
+    floor), LRA (LU) and true peak (dBTP, -inf for digital silence)."""
     done = subprocess.run(
         ["ffmpeg", "-nostdin", "-nostats", "-hide_banner", "-i", str(path), "-map", "0:a:0",
          "-af", "ebur128=peak=true", "-f", "null", "-"],
@@ -355,14 +356,23 @@ def ffmpeg_ebur128(path: Path) -> dict[str, float | None]:
     )  # fmt: skip
     summary = done.stderr[done.stderr.rfind("Summary:") :]
 
-    def field(name: str) -> float | None:
+    def field(name: str) -> float:
         match = re.search(rf"{name}:\s+(-?inf|-?\d+(?:\.\d+)?)", summary)
-        value = float(match.group(1)) if match else float("-inf")
-        return None if not np.isfinite(value) else value
+        assert match, f"no {name} in ffmpeg's ebur128 summary:\n{summary}"
+        return float(match.group(1))
 
-    integrated = field("I")
-    return {"I": None if integrated is None or integrated <= -70.0 else integrated,
-            "peak": field("Peak")}  # fmt: skip
+    return {"I": field("I"), "LRA": field("LRA"), "peak": field("Peak")}
+
+
+def ffmpeg_ebur128(path: Path) -> dict[str, float | None]:
+    """The summary as our Style DNA states it: no loudness (None) at ffmpeg's -70 floor, no
+    peak (None) for silence."""
+    summary = ffmpeg_ebur128_summary(path)
+    integrated, peak = summary["I"], summary["peak"]
+    return {
+        "I": None if integrated <= -70.0 else integrated,
+        "peak": peak if np.isfinite(peak) else None,
+    }
 
 
 def has_audio(path: Path) -> bool:

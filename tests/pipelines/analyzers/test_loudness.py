@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import signal
+from support.synth_audio import ffmpeg_ebur128_summary
 
 from pipelines.analyzers.loudness import (
     BANDS,
@@ -21,23 +21,6 @@ from pipelines.decode import AudioTrack, decode_audio
 from pipelines.ingest import probe
 
 RATE = 48000
-
-
-def ffmpeg_ebur128(path: Path) -> dict[str, float]:
-    """ffmpeg's own summary of ``-af ebur128=peak=true``: I (LUFS), LRA (LU), true peak (dB)."""
-    done = subprocess.run(
-        ["ffmpeg", "-nostdin", "-nostats", "-hide_banner", "-i", str(path), "-map", "0:a:0",
-         "-af", "ebur128=peak=true", "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    summary = done.stderr[done.stderr.rfind("Summary:") :]
-
-    def field(name: str) -> float:
-        match = re.search(rf"{name}:\s+(-?inf|-?\d+(?:\.\d+)?)", summary)
-        assert match, f"no {name} in ffmpeg's ebur128 summary:\n{summary}"
-        return float(match.group(1))
-
-    return {"I": field("I"), "LRA": field("LRA"), "peak": field("Peak")}
 
 
 def measure(samples: np.ndarray, rate: int = RATE) -> dict:
@@ -62,7 +45,7 @@ def sine(freq: float, dbfs: float, seconds: float, rate: int = RATE, phase: floa
 )
 def test_matches_ffmpeg_ebur128(corpus: Path, name: str, channels: int) -> None:
     path = corpus / name
-    reference = ffmpeg_ebur128(path)
+    reference = ffmpeg_ebur128_summary(path)
     audio = decode_audio(probe(path))
     assert audio is not None and audio.samples.shape[0] == channels
 
@@ -79,7 +62,7 @@ def test_matches_ffmpeg_ebur128(corpus: Path, name: str, channels: int) -> None:
 @pytest.mark.corpus
 def test_matches_ffmpeg_on_a_mono_wav(corpus: Path) -> None:
     path = corpus / "ballroom/Media-105901.wav"
-    reference = ffmpeg_ebur128(path)
+    reference = ffmpeg_ebur128_summary(path)
     raw = subprocess.run(
         ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-ar", str(RATE),
          "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"],
@@ -98,7 +81,7 @@ def test_matches_ffmpeg_on_a_mono_wav(corpus: Path) -> None:
 def test_a_silent_audio_stream_is_present_but_unmeasured(corpus: Path) -> None:
     # in1.mp4 carries an AAC track of digital silence (ffmpeg: I -70.0, peak -inf).
     path = corpus / "ffmpeg-python/in1.mp4"
-    assert ffmpeg_ebur128(path)["I"] == -70.0
+    assert ffmpeg_ebur128_summary(path)["I"] == -70.0
     result = LoudnessAnalyzer().analyze(decode_audio(probe(path)))
 
     section = result.sections["audio"]

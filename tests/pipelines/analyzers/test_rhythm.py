@@ -13,7 +13,7 @@ import mir_eval
 import numpy as np
 import pytest
 from support.media import click_track
-from support.synth_audio import drum_pattern
+from support.synth_audio import babble, drum_pattern
 from support.synth_audio import read_audio as sa_read
 
 from pipelines.analyzers.rhythm import BeatAnalyzer
@@ -165,25 +165,6 @@ def test_an_octave_that_scores_alike_lowers_the_confidence(
     assert any(abs(a / 80.0 - 1.0) < 0.04 for a in unsure["tempo_alternatives_bpm"])
 
 
-def speech_like(seconds: float, rate: int, seed: int) -> np.ndarray:
-    """Voiced syllables of random length at irregular times, grouped by pauses: no beat."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(int(seconds * rate))
-    t = 0.2
-    while t < seconds - 0.5:
-        n = int(rng.uniform(0.08, 0.3) * rate)
-        tt = np.arange(n) / rate
-        f0 = rng.uniform(90.0, 220.0) * (1.0 + 0.1 * np.sin(2 * np.pi * rng.uniform(1, 4) * tt))
-        phase = 2 * np.pi * np.cumsum(f0) / rate
-        voiced = sum(np.sin(k * phase) / k for k in range(1, 12)) * np.hanning(n)
-        start = int(t * rate)
-        out[start : start + n] += 0.3 * voiced / np.abs(voiced).max()
-        t += (
-            n / rate + rng.exponential(0.12) + (rng.uniform(0.3, 0.8) if rng.random() < 0.15 else 0)
-        )
-    return out.astype(np.float32)
-
-
 @pytest.mark.parametrize("kind", ["silence", "white_noise", "speech_like", "steady_tone"])
 def test_no_rhythm_gives_no_tempo_or_low_confidence(analyzer: BeatAnalyzer, kind: str) -> None:
     n = 20 * RATE
@@ -191,7 +172,7 @@ def test_no_rhythm_gives_no_tempo_or_low_confidence(analyzer: BeatAnalyzer, kind
     mono = {
         "silence": np.zeros(n, dtype=np.float32),
         "white_noise": (0.3 * rng.standard_normal(n)).astype(np.float32),
-        "speech_like": speech_like(20.0, RATE, seed=3),
+        "speech_like": babble(20.0, RATE, seed=3),
         "steady_tone": (0.3 * np.sin(2 * np.pi * 440.0 * np.arange(n) / RATE)).astype(np.float32),
     }[kind]
 
