@@ -1,14 +1,29 @@
 """Stage 2, decode: frames (in bounded chunks, with their real timestamps) and audio (once).
 
-Frames come from decord, opened with one thread (VP9 streams fail with more). Template
-frames are decoded at the analysis width; footage frames at their display size. Times are
-presentation timestamps in seconds from the first frame, never index / nominal rate.
+Frames come from an ffmpeg process that writes raw RGB to a pipe, read one frame at a time:
+memory is one chunk of frames at the size asked for, whatever the clip's length or
+resolution, and a decoder that stops producing frames is killed after a stall bound
+(``media_timeout``) instead of hanging the job. ffmpeg turns the picture upright (display
+matrix), scales it by area averaging (so analysis frames keep the full picture's colour
+mean), converts it to RGB with the matrix the stream states (untagged HD video is BT.709,
+untagged SD BT.601, as players assume) and tone-maps HDR (PQ, HLG) to SDR, reference white
+to SDR white. Decoder errors are a damaged file (``corrupt_media``), not concealed frames.
+
+Times are presentation timestamps in seconds from the first frame: the index comes from the
+packets (ffprobe, no decoding), each decoded frame carries its own (ffmpeg's ``showinfo``),
+never index / nominal rate.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import re
+import select
 import subprocess
+import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +38,28 @@ logger = logging.getLogger(__name__)
 CHUNK_FRAMES = 128
 AUDIO_RATE = 48000
 AUDIO_MAX_CHANNELS = 6
+STALL_TIMEOUT_S = 60.0  # longest wait for the next frame before the decode counts as hung
+SEEK_AHEAD_S = 3.0  # a frame further ahead than this is reached by seeking, not reading on
+
+# ffprobe's names for the YUV matrices, as the scale filter spells them.
+_MATRICES = {
+    "bt709": "bt709",
+    "smpte170m": "smpte170m",
+    "bt470bg": "bt470",
+    "bt2020nc": "bt2020",
+    "bt2020c": "bt2020",
+    "smpte240m": "smpte240m",
+    "fcc": "fcc",
+}
+# PQ or HLG to linear light with HDR reference white (203 cd/m2, ITU-R BT.2408) at 1.0,
+# BT.2020 to BT.709 primaries, then Mobius's curve: linear up to the knee, so what an SDR
+# grade could show keeps its colour, and only the highlights above it are compressed.
+_TONE_MAP = (
+    "zscale=t=linear:npl=203,format=gbrpf32le,zscale=p=bt709,"
+    "tonemap=tonemap=mobius:desat=0,zscale=t=bt709:m=bt709:r=full,format=gbrp"
+)
+_SHOWINFO = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(\S+)\s+pts_time:(\S+)")
+_DECODE_ERROR = "Error while decoding stream"
 
 
 @dataclass
@@ -65,61 +102,308 @@ def analysis_size(info: MediaInfo, width: int) -> tuple[int, int]:
     return max(2, w - w % 2), h - h % 2
 
 
-class VideoSource:
-    """Random and sequential access to a clip's frames at a chosen size."""
+def frame_filters(info: MediaInfo, size: tuple[int, int]) -> str:
+    """The ffmpeg filter chain from the decoded picture (already upright) to RGB at ``size``.
 
-    def __init__(self, info: MediaInfo, size: tuple[int, int] | None = None) -> None:
-        import decord
+    Scaling comes first, by area averaging, while the picture is still YUV: the conversion
+    to RGB is affine, so averaging before or after it gives the same colour mean, and the
+    per-pixel conversion then runs on the small picture. ``gbrp`` is swscale's interpolating,
+    unbiased path (its direct ``rgb24`` path rounds every channel down by about a level).
+    """
+    width, height = size
+    resize = (width, height) != (info.width, info.height)
+    area = f"scale={width}:{height}:flags=area+accurate_rnd+full_chroma_int" if resize else ""
+    if info.hdr:
+        return ",".join(filter(None, [area, _TONE_MAP, "format=rgb24"]))
+    matrix = _MATRICES.get(info.color_space or "")
+    if matrix is None:
+        hd = info.coded_width >= 1280 or info.coded_height >= 720
+        matrix = "bt709" if hd else "bt601"
+    convert = area or "scale=flags=accurate_rnd+full_chroma_int"
+    return f"{convert}:in_color_matrix={matrix},format=gbrp,format=rgb24"
 
-        # FFmpeg's own complaints about a damaged stream would go straight to stderr; the
-        # failure reaches the caller as an error instead.
-        decord.logging.set_level(decord.logging.QUIET)
 
-        self.info = info
-        width, height = size or (info.width, info.height)
+class _FrameStream:
+    """One ffmpeg process decoding a clip's frames in display order, from ``start_s`` on.
+
+    ``next()`` returns ``(time, frame)`` with the time in the file's own timeline, or None at
+    the end. Frame bytes are read with a stall bound; the timestamps come from ``showinfo``
+    on ffmpeg's log, read by a thread so neither pipe can fill and block the other.
+    """
+
+    def __init__(
+        self, info: MediaInfo, size: tuple[int, int], start_s: float | None, stall_s: float
+    ) -> None:
+        self.name = Path(info.path).name
+        self.frame_bytes = size[0] * size[1] * 3
+        self.shape = (size[1], size[0], 3)
+        self.stall_s = stall_s
+        cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-loglevel", "info", "-copyts"]
+        if start_s is not None:
+            cmd += ["-ss", f"{start_s:.6f}"]
+        cmd += ["-i", info.path, "-map", "0:v:0", "-an", "-sn", "-dn"]
+        cmd += ["-fps_mode", "passthrough", "-vf", frame_filters(info, size) + ",showinfo"]
+        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            bufsize=0,
+        )  # fmt: skip
+        self._times: queue.Queue[float | None] = queue.Queue()
+        self._log: deque[str] = deque(maxlen=8)
+        self.errors = 0
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
+        self.last_time: float | None = None
+
+    def _read_log(self) -> None:
+        assert self._proc.stderr is not None
+        for raw in self._proc.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            found = _SHOWINFO.search(line)
+            if found:
+                try:
+                    self._times.put(float(found.group(3)))
+                except ValueError:
+                    self._times.put(float("nan"))  # NOPTS: placed after its neighbour below
+            elif line:
+                if _DECODE_ERROR in line:
+                    self.errors += 1
+                self._log.append(line.replace(self._proc.args[-1], "").strip())
+        self._times.put(None)
+
+    def _timeout(self, what: str) -> MediaTimeoutError:
+        self.close()
+        return MediaTimeoutError(
+            f"{self.name}: the decoder produced no {what} for {self.stall_s:g} s; the file is "
+            "damaged or its stream never ends"
+        )
+
+    def _damaged(self) -> CorruptMediaError:
+        self.close()
+        at = f" near {self.last_time:.2f} s" if self.last_time is not None else ""
+        return CorruptMediaError(
+            f"{self.name}: frames{at} cannot be decoded; the file is damaged or cut short"
+        )
+
+    def next(self) -> tuple[float, np.ndarray] | None:
+        assert self._proc.stdout is not None
+        frame = bytearray(self.frame_bytes)
+        view = memoryview(frame)
+        got = 0
+        fd = self._proc.stdout.fileno()
+        while got < self.frame_bytes:
+            ready, _, _ = select.select([fd], [], [], self.stall_s)
+            if not ready:
+                raise self._timeout("frame")
+            n = self._proc.stdout.readinto(view[got:])
+            if not n:
+                break
+            got += n
+        if got < self.frame_bytes:
+            return self._finish()
         try:
-            self._reader = decord.VideoReader(
-                info.path, ctx=decord.cpu(0), width=width, height=height, num_threads=1
-            )
-            self.times_s = self._timestamps()
-        except decord.DECORDError as exc:
-            # The file passed ingest, so what fails here is its content; decord's message is a
-            # C++ trace, which helps no user.
-            raise CorruptMediaError(
-                f"{Path(info.path).name}: the video stream cannot be read; the file is damaged "
-                "or cut short"
-            ) from exc
-        self.size = (width, height)
+            stamp = self._times.get(timeout=self.stall_s)
+        except queue.Empty:
+            raise self._timeout("timestamp") from None
+        if self.errors:
+            raise self._damaged()
+        if stamp is None or stamp != stamp:  # no timestamp: just after the previous frame
+            stamp = (self.last_time or 0.0) + 1e-3
+        self.last_time = stamp
+        return stamp, np.frombuffer(frame, dtype=np.uint8).reshape(self.shape)
+
+    def _finish(self) -> None:
+        try:
+            code = self._proc.wait(timeout=self.stall_s)
+        except subprocess.TimeoutExpired:
+            raise self._timeout("end of stream") from None
+        self._reader.join(timeout=self.stall_s)
+        if self.errors:
+            raise self._damaged()
+        if code != 0:
+            reason = self._log[-1] if self._log else f"ffmpeg exited with {code}"
+            raise DecodeError(f"{self.name}: video decoding failed: {reason}")
+        return None
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)
+        for pipe in (self._proc.stdout, self._proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+
+def _frame_index(info: MediaInfo, stall_s: float) -> np.ndarray:
+    """Presentation time of every video packet, in the file's timeline, in display order.
+
+    ffprobe only demuxes (no decoding); its output is read as it comes, so a long file takes
+    as long as it needs while a stream that stops arriving fails after ``stall_s``.
+    """
+    cmd = [
+        "ffprobe", "-v", "error", "-select_streams", "v:0",
+        "-show_entries", "packet=pts_time,dts_time,flags", "-of", "csv=p=0", info.path,
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        bufsize=0,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    out = bytearray()
+    try:
+        while True:
+            ready, _, _ = select.select([proc.stdout], [], [], stall_s)
+            if not ready:
+                raise MediaTimeoutError(
+                    f"{Path(info.path).name}: reading its frame index stalled for {stall_s:g} "
+                    "s; the file is damaged or its stream never ends"
+                )
+            piece = proc.stdout.read(1 << 16)
+            if not piece:
+                break
+            out += piece
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    stamps = []
+    for line in out.decode(errors="replace").splitlines():
+        fields = line.strip().split(",")
+        if len(fields) < 3 or "D" in fields[2]:
+            continue  # a packet the demuxer marks to discard (outside an edit list)
+        for value in fields[:2]:
+            try:
+                stamps.append(float(value))
+                break
+            except ValueError:
+                continue
+    return np.unique(np.asarray(stamps, dtype=np.float64))
+
+
+class VideoSource:
+    """Sequential and by-time access to a clip's frames, upright, RGB, at a chosen size.
+
+    ``times_s`` (from the packets) says which frames there are; :meth:`chunks` streams them
+    all once, :meth:`get` picks frames by index, reading on while they come in order and
+    seeking when they jump back or far ahead. Call :meth:`close` (or use ``with``) to stop
+    the decoder early.
+    """
+
+    def __init__(
+        self, info: MediaInfo, size: tuple[int, int] | None = None, *,
+        stall_timeout_s: float = STALL_TIMEOUT_S,
+    ) -> None:  # fmt: skip
+        self.info = info
+        self.size = size or (info.width, info.height)
+        self.stall_s = stall_timeout_s
+        stamps = _frame_index(info, stall_timeout_s)
+        if len(stamps) == 0:
+            raise CorruptMediaError(f"{Path(info.path).name} holds no decodable frame")
+        self._origin = float(stamps[0])
+        self.times_s = stamps - self._origin
+        steps = np.diff(self.times_s)
+        step = float(np.median(steps)) if len(steps) else 1.0 / max(info.fps, 1.0)
+        # A decoded frame is "the frame at t" when it starts within this of t: its timestamp
+        # may be rounded apart from the packet's, but never by a third of a frame.
+        self._slack = 0.3 * step
+        self._stream: _FrameStream | None = None
+        self._current: tuple[float, np.ndarray] | None = None
+        self._ahead: tuple[float, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.times_s)
 
-    def _timestamps(self) -> np.ndarray:
-        n = len(self._reader)
-        if n == 0:
-            raise CorruptMediaError(f"{Path(self.info.path).name} holds no decodable frame")
-        stamps = np.asarray(self._reader.get_frame_timestamp(np.arange(n)), dtype=np.float64)
-        starts = stamps[:, 0]
-        return starts - starts[0]
+    def __enter__(self) -> VideoSource:
+        return self
 
-    def get(self, indices: Sequence[int]) -> np.ndarray:
-        import decord
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
-        indices = list(indices)
-        try:
-            frames = self._reader.get_batch(indices).asnumpy()
-        except decord.DECORDError as exc:
-            # decord's message is a C++ trace; the cause a user can act on is the file.
-            raise CorruptMediaError(
-                f"{Path(self.info.path).name}: frames {min(indices)}-{max(indices)} cannot be "
-                "decoded; the file is damaged or cut short"
-            ) from exc
-        return np.ascontiguousarray(frames)
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+        self._stream, self._current, self._ahead = None, None, None
+
+    def _open(self, start_s: float | None) -> _FrameStream:
+        """A decoder from ``start_s`` (seconds from the first frame; None: the very start)."""
+        begin = None if start_s is None or start_s <= 0 else self._origin + start_s
+        return _FrameStream(self.info, self.size, begin, self.stall_s)
 
     def chunks(self, size: int = CHUNK_FRAMES) -> Iterator[FrameChunk]:
-        for start in range(0, len(self), size):
-            stop = min(len(self), start + size)
-            yield FrameChunk(self.get(range(start, stop)), self.times_s[start:stop], start)
+        """Every frame once, in display order, ``size`` at a time, with its own timestamp."""
+        stream = self._open(None)
+        index = 0
+        try:
+            while True:
+                frames, times = [], []
+                while len(frames) < size:
+                    item = stream.next()
+                    if item is None:
+                        break
+                    times.append(item[0] - self._origin)
+                    frames.append(item[1])
+                if not frames:
+                    break
+                yield FrameChunk(np.stack(frames), np.asarray(times), index)
+                index += len(frames)
+                if len(frames) < size:
+                    break
+        finally:
+            stream.close()
+        if index == 0:
+            raise CorruptMediaError(f"{Path(self.info.path).name} holds no decodable frame")
+
+    def get(self, indices: Sequence[int]) -> np.ndarray:
+        """The frames at ``indices`` (in that order, repeats allowed), uint8 [N, H, W, 3]."""
+        indices = list(indices)
+        if not indices:
+            return np.zeros((0, self.size[1], self.size[0], 3), dtype=np.uint8)
+        picked = {i: self.frame_at(float(self.times_s[i])) for i in sorted(set(indices))}
+        return np.stack([picked[i] for i in indices])
+
+    def frame_at(self, t: float) -> np.ndarray:
+        """The frame shown at ``t`` seconds from the first frame."""
+        target = t + self._slack
+        current = self._current
+        if (
+            self._stream is None or current is None or current[0] - self._origin > target
+            or target - (current[0] - self._origin) > SEEK_AHEAD_S
+        ):  # fmt: skip
+            self._seek(t)
+        assert self._stream is not None and self._current is not None
+        while True:
+            if self._ahead is None:
+                self._ahead = self._stream.next()
+            if self._ahead is None or self._ahead[0] - self._origin > target:
+                break
+            self._current, self._ahead = self._ahead, None
+        return self._current[1]
+
+    def _seek(self, t: float) -> None:
+        self.close()
+        # Seek a little early so the wanted frame is never the one the seek lands past.
+        start = t - 2 * self._slack - 0.05 if t > 1.0 else None
+        self._stream = self._open(start)
+        first = self._stream.next()
+        if first is not None and start is not None and first[0] - self._origin > t + self._slack:
+            # The container's seek landed past the frame (a bad index): read from the start.
+            self._stream.close()
+            self._stream = self._open(None)
+            first = self._stream.next()
+        if first is None:
+            self.close()
+            raise CorruptMediaError(
+                f"{Path(self.info.path).name}: no frame can be decoded at {t:.2f} s; the file "
+                "is damaged or cut short"
+            )
+        self._current, self._ahead = first, None
 
     def index_at(self, t: float) -> int:
         """Index of the frame shown at time ``t`` (the last one starting at or before it)."""

@@ -4,10 +4,9 @@ The grade is summarised as a Gaussian in Lab (mean, spread, covariance: what a R
 Pitié 2007 transfer needs), a tone curve (quantiles of L*), saturation, contrast, a white
 balance shift and a small palette. Its confidence is how steady the grade is over time.
 
-The statistics are as exact as the frames they are given. TODO(#4): frames decoded at the
-analysis width are scaled in YUV before the RGB conversion (decord's scaler), which moves a
-template's Lab mean by up to ~0.7 ΔE2000 against its full-size pixels (Big Buck Bunny:
-a* -0.66); converting to RGB before scaling keeps it within 0.05.
+The statistics are as exact as the frames they are given: the decoder scales template frames
+to the analysis width by area averaging and converts them with the stream's own matrix (see
+``pipelines.decode``), so their Lab mean stays that of the full-size picture.
 """
 
 from __future__ import annotations

@@ -79,12 +79,6 @@ def test_transfer_beats_color_matcher_on_generated_footage(backend, media_dir):
     _check_transfer(_scores(media_dir, footage, template, backend))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TODO(#4): the template is decoded at the analysis width by scaling in YUV before "
-    "the RGB conversion, which moves its mean ~0.7 ΔE (a* -0.7, b* +0.4 here); analysed at "
-    "full size ours scores 0.04 ΔE / 0.27 cov vs HM-MVGD-HM 0.47 / 2.07",
-)
 def test_transfer_beats_color_matcher_on_the_corpus_stills(backend, media_dir, corpus):
     stills = corpus / "color-matcher"
     footage = sc.moving_still(media_dir / "house.mp4", stills / "scotland_house.png")

@@ -27,8 +27,8 @@ SOURCES = [
     ("ffmpeg-python/in1.mp4", 404, 6, MUTATIONS),
     ("decord/flipping_a_pancake.mkv", 505, 3, ("header", "truncate", "flips")),
 ]
-# in1-05: decord cannot open it though FFmpeg decodes it with concealed errors; it must fail
-# corrupt_media, never decode_failed with decord's trace.
+# A copy FFmpeg decodes only with errors (in1-05 is one) must fail corrupt_media, never
+# decode_failed: the fault is in the file.
 KNOWN: dict[tuple[str, int], list] = {}
 CASES = [
     pytest.param(

@@ -120,10 +120,11 @@ def _rotated(media_dir: Path, degrees: int) -> Path:
 
 
 def _ffmpeg_frame(path: Path, width: int, height: int) -> np.ndarray:
-    """The first frame as ffmpeg itself shows it (it applies the display matrix)."""
+    """The first frame as ffmpeg itself shows it (it applies the display matrix), converted
+    by swscale's interpolating path (``gbrp``), which keeps the colour mean, as ours does."""
     done = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
-         "-pix_fmt", "rgb24", "-"],
+        ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-vf", "format=gbrp",
+         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
         capture_output=True, check=True,
     )  # fmt: skip
     return np.frombuffer(done.stdout, np.uint8).reshape(height, width, 3)
@@ -225,7 +226,8 @@ def test_b_frames_come_out_in_display_order(media_dir: Path) -> None:
     info = probe(path)
     ours = VideoSource(info).get(range(50)).astype(int)
     raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        ["ffmpeg", "-v", "error", "-i", str(path), "-vf", "format=gbrp", "-f", "rawvideo",
+         "-pix_fmt", "rgb24", "-"],
         capture_output=True, check=True,
     ).stdout  # fmt: skip
     reference = np.frombuffer(raw, np.uint8).reshape(-1, 120, 160, 3).astype(int)

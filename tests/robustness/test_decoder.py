@@ -1,0 +1,246 @@
+"""Issue #5: the frame decoder reads colour, time and order right, and never hangs.
+
+Each test makes its input with ffmpeg and knows the answer: the colour that was encoded,
+the frame a timestamp belongs to, a stream that stops arriving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from support.media import ffmpeg
+
+from pipelines.colorspace import rgb_to_lab
+from pipelines.decode import VideoSource, _FrameStream, analysis_size
+from pipelines.errors import MediaTimeoutError
+from pipelines.ingest import _rotation, probe
+
+COLOR = (200, 60, 110)  # 0xc83c6e
+UNSPECIFIED = "colour_primaries=2:transfer_characteristics=2:matrix_coefficients=2"
+
+
+def _stated_matrix(path: Path) -> str | None:
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "stream=color_space", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout)["streams"][0].get("color_space")
+
+
+@pytest.mark.parametrize(("size", "matrix"), [("1280x720", "bt709"), ("640x360", "bt601")])
+def test_untagged_video_is_read_with_the_matrix_its_size_implies(
+    size: str, matrix: str, tmp_path: Path
+) -> None:
+    """Encoders that tag nothing use BT.709 for HD and BT.601 for SD; so must the reader
+    (decord read untagged HD as BT.601: green off by ~4 levels, red and blue by more)."""
+    path = tmp_path / f"untagged_{matrix}.mp4"
+    ffmpeg("-f", "lavfi", "-i", f"color=c=0xc83c6e:s={size}:r=25:d=0.4,format=gbrp",
+           "-vf", f"scale=out_color_matrix={matrix}:flags=accurate_rnd", "-c:v", "libx264",
+           "-qp", "0", "-pix_fmt", "yuv420p", "-bsf:v", f"h264_metadata={UNSPECIFIED}",
+           str(path))  # fmt: skip
+    assert _stated_matrix(path) in (None, "unknown")  # nothing tells the reader the matrix
+    mean = VideoSource(probe(path)).get([0, 5]).reshape(-1, 3).mean(axis=0)
+    assert np.abs(mean - np.array(COLOR)).max() <= 1.5, mean
+
+
+def test_analysis_frames_keep_the_full_pictures_colour_mean(tmp_path: Path) -> None:
+    """One-pixel lines, a quarter red and three quarters blue: area averaging keeps their
+    mean; point or bilinear sampling at a quarter of the size lands on one colour or the
+    other. (Colours inside the gamut: clipping is where averaging YUV and RGB part.)"""
+    path = tmp_path / "lines.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=0xc05050:s=1280x720:r=25:d=0.4,format=yuv444p",
+           "-vf", "drawgrid=w=2:h=2:t=1:c=0x5050c0", "-c:v", "libx264", "-qp", "0",
+           "-pix_fmt", "yuv444p", str(path))  # fmt: skip
+    info = probe(path)
+    full = VideoSource(info).get([0, 3]).reshape(-1, 3).astype(float).mean(axis=0)
+    small_source = VideoSource(info, analysis_size(info, 320))
+    assert small_source.size == (320, 180)
+    small = small_source.get([0, 3]).reshape(-1, 3).astype(float).mean(axis=0)
+    assert np.abs(small - full).max() <= 1.0, (small, full)
+    # And the lines really were there: the full picture is not one flat colour.
+    assert VideoSource(info).get([0])[0].reshape(-1, 3).std(axis=0).max() > 50
+
+
+def _numbered(path: Path, *, seconds: float = 8.0, rate: int = 25, vfr: bool = False) -> Path:
+    """Each frame's grey level is its time (luma 16 + 10 a second, truncated): which came back is
+    read off the picture. Keyframes every 2 s, so a jump must really seek. With ``vfr``, the
+    first half keeps every fourth frame of 100 fps, the second half every frame."""
+    if path.exists():
+        return path
+    source = f"color=c=black:s=128x96:r={100 if vfr else rate}:d={seconds}"
+    chain = "geq=lum='16+T*10':cb=128:cr=128"
+    if vfr:
+        chain += f",select='if(lt(t,{seconds / 2}),not(mod(n,4)),1)'"
+    ffmpeg("-f", "lavfi", "-i", source, "-vf", chain, "-fps_mode", "vfr" if vfr else "cfr",
+           "-c:v", "libx264", "-qp", "0", "-g", "50" if not vfr else "200", "-bf", "2",
+           "-pix_fmt", "yuv420p", str(path))  # fmt: skip
+    return path
+
+
+def _grey(t: np.ndarray | float) -> np.ndarray:
+    """The RGB grey of the frame made at ``t`` (limited-range luma, BT.601 expansion)."""
+    return (np.floor(16 + 10 * np.asarray(t) + 1e-9) - 16) * 255 / 219
+
+
+def test_frames_picked_out_of_order_match_the_frames_read_in_order(tmp_path: Path) -> None:
+    info = probe(_numbered(tmp_path / "numbered.mp4"))
+    source = VideoSource(info)
+    in_order = np.concatenate([chunk.frames for chunk in source.chunks()])
+    assert len(in_order) == len(source) == 200
+    # Forward within a group, back across one, far ahead, back to the start, repeats.
+    wanted = [120, 121, 130, 7, 199, 198, 0, 55, 55, 64]
+    picked = source.get(wanted)
+    for index, frame in zip(wanted, picked, strict=True):
+        assert np.array_equal(frame, in_order[index]), index
+    # And each is the frame encoded for its time (grey 16 + 10 per second).
+    grey = picked[..., 1].reshape(len(wanted), -1).mean(axis=1)
+    assert np.allclose(grey, _grey(source.times_s[wanted]), atol=1.0), grey
+
+
+def test_variable_frame_rate_frames_are_found_by_their_timestamps(tmp_path: Path) -> None:
+    info = probe(_numbered(tmp_path / "vfr.mp4", vfr=True))
+    assert info.variable_frame_rate
+    source = VideoSource(info)
+    steps = np.round(np.diff(source.times_s) * 100).astype(int)
+    assert set(steps) == {1, 4}  # 25 fps, then 100 fps, as made
+    for t in (0.5, 3.0, 4.21, 6.5, 1.0):  # out of order, across the change of rate
+        frame = source.frame_at(t)
+        shown = source.times_s[source.index_at(t)]
+        assert frame[..., 1].mean() == pytest.approx(_grey(shown), abs=1.0), t
+
+
+def _stalling_fifo(tmp_path: Path, stop: threading.Event) -> Path:
+    """A named pipe that delivers the first half of an MPEG-TS clip, then nothing, held open:
+    what a reader sees from a network mount or device that stopped answering."""
+    clip = tmp_path / "whole.ts"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=4", "-c:v", "libx264",
+           "-pix_fmt", "yuv420p", str(clip))  # fmt: skip
+    data = clip.read_bytes()
+    fifo = tmp_path / "stalled.ts"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as pipe:  # blocks until the reader opens it
+            pipe.write(data[: len(data) // 2])
+            pipe.flush()
+            stop.wait(60)
+
+    threading.Thread(target=feed, daemon=True).start()
+    return fifo
+
+
+def test_a_decoder_that_stops_getting_data_is_stopped_by_the_bound(tmp_path: Path) -> None:
+    info = probe(_numbered(tmp_path / "numbered.mp4", seconds=1.0))
+    stop = threading.Event()
+    try:
+        fifo = _stalling_fifo(tmp_path, stop)
+        stalled = info.__class__(**{**info.to_dict(), "path": str(fifo), "container": "mpegts"})
+        stream = _FrameStream(stalled, (160, 120), None, stall_s=1.5)
+        began = time.monotonic()
+        with pytest.raises(MediaTimeoutError, match=r"no frame for 1\.5 s"):
+            while stream.next() is not None:
+                pass
+        assert time.monotonic() - began < 10
+        assert stream._proc.poll() is not None  # the decoder was killed, not left behind
+    finally:
+        stop.set()
+
+
+def test_a_frame_index_that_never_ends_is_stopped_by_the_bound(tmp_path: Path) -> None:
+    info = probe(_numbered(tmp_path / "numbered.mp4", seconds=1.0))
+    stop = threading.Event()
+    try:
+        fifo = _stalling_fifo(tmp_path, stop)
+        stalled = info.__class__(**{**info.to_dict(), "path": str(fifo)})
+        began = time.monotonic()
+        with pytest.raises(MediaTimeoutError) as caught:
+            VideoSource(stalled, stall_timeout_s=1.5)
+        assert caught.value.code == "media_timeout"
+        assert time.monotonic() - began < 10
+    finally:
+        stop.set()
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return rgb_to_lab(torch.from_numpy(np.ascontiguousarray(rgb))).double().numpy()
+
+
+PATCHES = ["0xb03020", "0x30a040", "0x3040b0", "0x808080"]  # red, green, blue, mid grey
+
+
+@pytest.mark.parametrize("transfer", ["smpte2084", "arib-std-b67"])
+def test_hdr_is_tone_mapped_before_colour_statistics(transfer: str, tmp_path: Path) -> None:
+    """BT.709 patches carried in a BT.2020 PQ or HLG stream, SDR white at HDR reference white
+    (203 cd/m2, BT.2408), come back as they were, grey neutral; read as if SDR (no transfer
+    or primaries conversion) they lose a third of their chroma or more."""
+    inputs, pads = [], []
+    for i, colour in enumerate(PATCHES):
+        inputs += ["-f", "lavfi", "-i", f"color=c={colour}:s=80x80:r=25:d=0.4"]
+        pads.append(f"[{i}:v]")
+    to_hdr = (
+        f"{''.join(pads)}hstack=inputs={len(PATCHES)},format=gbrp,"
+        f"zscale=tin=bt709:min=gbr:pin=bt709:rin=full:t={transfer}:p=bt2020:m=bt2020nc:"
+        "r=limited:npl=203,format=yuv420p10le"
+    )
+    path = tmp_path / f"patches_{transfer}.mp4"
+    ffmpeg(*inputs, "-filter_complex", to_hdr, "-c:v", "libx265", "-pix_fmt", "yuv420p10le",
+           "-x265-params", f"log-level=error:colorprim=bt2020:transfer={transfer}:"
+           "colormatrix=bt2020nc", "-color_trc", transfer, "-color_primaries", "bt2020",
+           "-colorspace", "bt2020nc", str(path))  # fmt: skip
+    info = probe(path)
+    assert info.hdr
+    frame = VideoSource(info).get([2])[0]
+    naive = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
+         "-pix_fmt", "rgb24", "-"], capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    naive_frame = np.frombuffer(naive, np.uint8).reshape(frame.shape)
+    truth = _lab(np.array([[int(c[2:4], 16), int(c[4:6], 16), int(c[6:], 16)]
+                           for c in PATCHES], dtype=np.uint8))  # fmt: skip
+
+    def patch_lab(picture: np.ndarray) -> np.ndarray:
+        means = [picture[20:60, 80 * i + 20 : 80 * i + 60].reshape(-1, 3).mean(axis=0)
+                 for i in range(len(PATCHES))]  # fmt: skip
+        return _lab(np.round(np.array(means)).astype(np.uint8))
+
+    ours, misread = patch_lab(frame), patch_lab(naive_frame)
+
+    def hue_error(lab: np.ndarray) -> np.ndarray:
+        angle = np.degrees(np.arctan2(lab[:3, 2], lab[:3, 1]))
+        want = np.degrees(np.arctan2(truth[:3, 2], truth[:3, 1]))
+        return np.abs((angle - want + 180) % 360 - 180)
+
+    assert hue_error(ours).max() < 12, (ours, truth)
+    assert np.hypot(*ours[3, 1:]) < 3  # grey stays grey
+    chroma = np.hypot(ours[:3, 1], ours[:3, 2]) / np.hypot(truth[:3, 1], truth[:3, 2])
+    lost = np.hypot(misread[:3, 1], misread[:3, 2]) / np.hypot(truth[:3, 1], truth[:3, 2])
+    assert np.all(np.abs(chroma - 1) < 0.1), chroma
+    assert np.abs(ours[:, 0] - truth[:, 0]).max() < 3, (ours, truth)  # and lightness
+    assert lost.min() < 0.67, lost
+
+
+@pytest.mark.parametrize(
+    ("stream", "expected"),
+    [
+        ({"side_data_list": [{"side_data_type": "Display Matrix", "rotation": -90}]}, 90),
+        ({"side_data_list": [{"rotation": 180}]}, 180),
+        ({"side_data_list": [{"rotation": 90}], "tags": {"rotate": "270"}}, 270),
+        ({"tags": {"rotate": "90"}}, 90),  # older ffprobe: the tag alone
+        ({"tags": {"rotate": "-90"}}, 270),
+        ({"tags": {"rotate": "sideways"}}, 0),
+        ({}, 0),
+    ],
+)
+def test_rotation_comes_from_the_display_matrix_or_the_older_rotate_tag(
+    stream: dict, expected: int
+) -> None:
+    assert _rotation(stream) == expected
