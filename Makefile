@@ -13,7 +13,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system run test bench bench-accuracy lint format triton gpu-check clean
+.PHONY: setup system run test bench bench-4k bench-accuracy lint format triton gpu-check clean
 
 setup: $(SYSTEM_STAMP) $(STAMP)
 
@@ -47,6 +47,10 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py
+
+# A 4K template of a minute: peak memory (with the ffmpeg decoder) and speed, beside decord.
+bench-4k: setup
+	$(BIN)/python benchmarks/long_4k.py $(BENCH_ARGS)
 
 # Accuracy beside the peers (PySceneDetect, TransNetV2, librosa, color-matcher, pyloudnorm),
 # one table per task; BENCH_ARGS="beats --quick" narrows it.

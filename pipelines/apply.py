@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from pipelines.analyzers.color import content_frames, frame_color_stats, pooled_gaussian
-from pipelines.decode import VideoSource, decode_audio
+from pipelines.decode import STALL_TIMEOUT_S, VideoSource, decode_audio
 from pipelines.encode import AUDIO_RATE, AudioInput, VideoWriter, mux
 from pipelines.errors import InputError, JobCancelled
 from pipelines.grade import Grade, LabGaussian
@@ -247,11 +247,13 @@ def _place(
 class _Clip:
     """A footage clip opened at the size it takes inside the output frame."""
 
-    def __init__(self, info: MediaInfo, width: int, height: int) -> None:
+    def __init__(
+        self, info: MediaInfo, width: int, height: int, stall_timeout_s: float = STALL_TIMEOUT_S
+    ) -> None:
         scale = min(width / info.width, height / info.height)
         w = max(2, min(width, round(info.width * scale)))
         h = max(2, min(height, round(info.height * scale)))
-        self.source = VideoSource(info, (w, h))
+        self.source = VideoSource(info, (w, h), stall_timeout_s=stall_timeout_s)
         self.offset = ((height - h) // 2, (width - w) // 2)
 
     def frames(self, times: list[float]) -> dict[float, np.ndarray]:
@@ -354,11 +356,24 @@ def render(
     plan: EditPlan, footage: list[MediaInfo], dna: dict[str, Any], backend: InferenceBackend,
     options: JobOptions, video_path: Path, *, device: str | torch.device = "cpu",
     on_progress: Callable[[float], None] | None = None,
-    should_cancel: Callable[[], bool] | None = None,
+    should_cancel: Callable[[], bool] | None = None, stall_timeout_s: float = STALL_TIMEOUT_S,
 ) -> int:  # fmt: skip
     """Render the plan's frames into a video-only H.264 file; return the frame count."""
     device = torch.device(device)
-    clips = [_Clip(info, plan.width, plan.height) for info in footage]
+    clips = [_Clip(info, plan.width, plan.height, stall_timeout_s) for info in footage]
+    try:
+        return _render(plan, clips, dna, backend, options, video_path, device, on_progress,
+                       should_cancel)  # fmt: skip
+    finally:
+        for clip in clips:
+            clip.source.close()  # stop each clip's decoder, however rendering ended
+
+
+def _render(
+    plan: EditPlan, clips: list[_Clip], dna: dict[str, Any], backend: InferenceBackend,
+    options: JobOptions, video_path: Path, device: torch.device,
+    on_progress: Callable[[float], None] | None, should_cancel: Callable[[], bool] | None,
+) -> int:  # fmt: skip
     grades = fit_grades(plan, clips, dna, backend, options, device)
     total = max(1, round(plan.duration_s * plan.fps))
     writer = VideoWriter(video_path, plan.width, plan.height, plan.fps)
@@ -488,7 +503,7 @@ def apply_style(
     dna: dict[str, Any], footage: list[MediaInfo], output: Path, backend: InferenceBackend,
     options: JobOptions, *, template: MediaInfo | None = None, device: str = "cpu",
     on_progress: Callable[[str, float], None] | None = None,
-    should_cancel: Callable[[], bool] | None = None,
+    should_cancel: Callable[[], bool] | None = None, stall_timeout_s: float = STALL_TIMEOUT_S,
 ) -> tuple[Path, EditPlan]:  # fmt: skip
     """Plan, render and encode: the whole of stages 5 and 6 for one output MP4."""
     if on_progress:
@@ -501,7 +516,7 @@ def apply_style(
         render(
             plan, footage, dna, backend, options, video, device=device,
             on_progress=(lambda f: on_progress("apply", f)) if on_progress else None,
-            should_cancel=should_cancel,
+            should_cancel=should_cancel, stall_timeout_s=stall_timeout_s,
         )  # fmt: skip
         if on_progress:
             on_progress("encode", 0.0)

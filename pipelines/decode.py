@@ -111,16 +111,22 @@ def frame_filters(info: MediaInfo, size: tuple[int, int]) -> str:
     unbiased path (its direct ``rgb24`` path rounds every channel down by about a level).
     """
     width, height = size
-    resize = (width, height) != (info.width, info.height)
+    # What the decoder hands over once upright: the stored size, sides swapped if rotated.
+    upright = (info.coded_height, info.coded_width)
+    upright = upright if info.rotation in (90, 270) else upright[::-1]
+    resize = (width, height) != upright  # a smaller size, or non-square pixels made square
     area = f"scale={width}:{height}:flags=area+accurate_rnd+full_chroma_int" if resize else ""
+    # Interlaced: one frame per frame (not per field), each field's lines filled from both.
+    head = "bwdif=mode=send_frame:deint=interlaced" if info.interlaced else ""
     if info.hdr:
-        return ",".join(filter(None, [area, _TONE_MAP, "format=rgb24"]))
+        return ",".join(filter(None, [head, area, _TONE_MAP, "format=rgb24"]))
     matrix = _MATRICES.get(info.color_space or "")
     if matrix is None:
         hd = info.coded_width >= 1280 or info.coded_height >= 720
         matrix = "bt709" if hd else "bt601"
     convert = area or "scale=flags=accurate_rnd+full_chroma_int"
-    return f"{convert}:in_color_matrix={matrix},format=gbrp,format=rgb24"
+    chain = f"{convert}:in_color_matrix={matrix},format=gbrp,format=rgb24"
+    return f"{head},{chain}" if head else chain
 
 
 class _FrameStream:

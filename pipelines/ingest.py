@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 CONTAINERS = ("mp4", "mov", "avi", "mkv", "webm")
 SNIFF_BYTES = 64
 PROBE_TIMEOUT_S = 60
+INTERLACED_ORDERS = frozenset({"tt", "bb", "tb", "bt"})
 # DCI 8K: the largest picture a camera or an editor's export gives. A larger one is refused
 # before a frame is decoded (a few bytes of header can declare a picture of gigabytes).
 MAX_SIDE_PX = 8192
@@ -155,7 +156,7 @@ class MediaInfo:
     container: str
     size_bytes: int
     duration_s: float
-    width: int  # as displayed, after rotation
+    width: int  # as displayed: after rotation, and with non-square pixels made square
     height: int
     coded_width: int
     coded_height: int
@@ -175,6 +176,8 @@ class MediaInfo:
     color_primaries: str | None = None
     color_space: str | None = None
     bit_depth: int = 8
+    pixel_aspect: float = 1.0  # width of a stored pixel on screen over its height
+    interlaced: bool = False  # fields stored together (field_order tt/bb/tb/bt): deinterlace
 
     @property
     def hdr(self) -> bool:
@@ -234,7 +237,11 @@ def probe(path: Path | str, *, max_duration_s: float | None = None) -> MediaInfo
             "picture format, so no frame of it can be decoded; the file is damaged"
         )
     rotation = _rotation(video)
-    width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
+    # Non-square pixels (DV, broadcast, some screen recorders): shown wider or narrower than
+    # stored. The display size keeps the height and stretches the width, even-sided.
+    aspect = _pixel_aspect(video)
+    shown_w = coded_w if aspect == 1 else max(2, round(coded_w * aspect / 2) * 2)
+    width, height = (coded_h, shown_w) if rotation in (90, 270) else (shown_w, coded_h)
     avg = _rate(video.get("avg_frame_rate"))
     nominal = _rate(video.get("r_frame_rate"))
     fps = avg or nominal or 0.0
@@ -264,9 +271,21 @@ def probe(path: Path | str, *, max_duration_s: float | None = None) -> MediaInfo
         color_primaries=_stated(video.get("color_primaries")),
         color_space=_stated(video.get("color_space")),
         bit_depth=_bit_depth(video),
+        pixel_aspect=float(aspect),
+        interlaced=str(video.get("field_order") or "") in INTERLACED_ORDERS,
     )
     logger.info("probed %s: %s", path.name, info)
     return info
+
+
+def _pixel_aspect(video: dict) -> Fraction:
+    """The stream's sample (pixel) aspect ratio; 1 where it states none or nonsense."""
+    value = str(video.get("sample_aspect_ratio") or "")
+    try:
+        aspect = Fraction(value.replace(":", "/")) if value else Fraction(1)
+    except (ValueError, ZeroDivisionError):
+        return Fraction(1)
+    return aspect if Fraction(1, 4) <= aspect <= 4 else Fraction(1)
 
 
 def _stated(value: object) -> str | None:

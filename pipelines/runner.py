@@ -7,6 +7,7 @@ decoded once and shared by the audio analyzers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -21,7 +22,7 @@ from pipelines.analyzers.color import ColorAnalyzer
 from pipelines.analyzers.motion import MotionAnalyzer
 from pipelines.analyzers.picture import PictureAnalyzer
 from pipelines.apply import apply_style
-from pipelines.decode import VideoSource, analysis_size, decode_audio
+from pipelines.decode import STALL_TIMEOUT_S, VideoSource, analysis_size, decode_audio
 from pipelines.errors import InputError, JobCancelled
 from pipelines.inference import InferenceBackend, get_backend
 from pipelines.ingest import MediaInfo, probe
@@ -103,6 +104,7 @@ def _check(should_cancel: CancelCheck | None, where: str) -> None:
 def extract(
     template: MediaInfo, backend: InferenceBackend, *, analysis_width: int,
     progress: Callable[[str, float], None], should_cancel: CancelCheck | None = None,
+    stall_timeout_s: float = STALL_TIMEOUT_S,
 ) -> tuple[dict[str, Any], int]:  # fmt: skip
     """Stages 2-4 on a probed template: the validated Style DNA and the frames analysed."""
     from pipelines.analyzers.cuts import CutAnalyzer
@@ -110,7 +112,9 @@ def extract(
     from pipelines.analyzers.rhythm import BeatAnalyzer
 
     progress("decode", 0.0)
-    source = VideoSource(template, analysis_size(template, analysis_width))
+    source = VideoSource(
+        template, analysis_size(template, analysis_width), stall_timeout_s=stall_timeout_s
+    )
     audio = decode_audio(template)
     progress("decode", 1.0)
 
@@ -125,12 +129,14 @@ def extract(
     total = max(1, len(source))
     # Frames take most of the analysis time; the audio and the analyzers' final passes the rest.
     progress("analyze", 0.0)
-    for chunk in source.chunks():
-        _check(should_cancel, "analysis")
-        for analyzer in frame_analyzers:
-            analyzer.update(chunk)
-        frames += len(chunk.frames)
-        progress("analyze", 0.7 * frames / total)
+    # closing(): the decoder stops as soon as the loop ends, raises or is cancelled.
+    with contextlib.closing(source.chunks()) as chunks:
+        for chunk in chunks:
+            _check(should_cancel, "analysis")
+            for analyzer in frame_analyzers:
+                analyzer.update(chunk)
+            frames += len(chunk.frames)
+            progress("analyze", 0.7 * frames / total)
     results: dict[str, AnalyzerResult] = {}
     for i, analyzer in enumerate(frame_analyzers):
         results[analyzer.name] = analyzer.finish()
@@ -183,7 +189,7 @@ def run_job(
         assert template is not None
         document, frames = extract(
             template, backend, analysis_width=settings.analysis_width, progress=progress,
-            should_cancel=should_cancel,
+            should_cancel=should_cancel, stall_timeout_s=settings.decode_stall_s,
         )  # fmt: skip
     else:
         progress("style_dna", 0.0)
@@ -198,6 +204,7 @@ def run_job(
         output_path, plan = apply_style(
             document, footage, output_dir / "output.mp4", backend, request.options,
             template=template, on_progress=progress, should_cancel=should_cancel,
+            stall_timeout_s=settings.decode_stall_s,
         )  # fmt: skip
         rendered = round(plan.duration_s * plan.fps)
         (output_dir / "edit_plan.json").write_text(json.dumps(plan.to_dict(), indent=2))

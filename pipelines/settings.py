@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     model_repository: Path = REPOSITORY_ROOT / "model_repository"
     max_duration_s: float = Field(1800.0, gt=0, description="longest accepted clip, seconds")
     analysis_width: int = Field(320, ge=64, le=1920, description="template analysis width, px")
+    decode_stall_s: float = Field(
+        60.0, gt=0, description="longest wait for the decoder's next frame (media_timeout), s"
+    )
     log_json: bool = False
     log_level: str = "INFO"
     worker_poll_s: float = Field(0.2, gt=0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -244,3 +245,102 @@ def test_rotation_comes_from_the_display_matrix_or_the_older_rotate_tag(
     stream: dict, expected: int
 ) -> None:
     assert _rotation(stream) == expected
+
+
+@pytest.mark.parametrize("stage", ["template", "footage"])
+def test_a_job_whose_decoder_hangs_fails_media_timeout(
+    stage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole job: probing works, then the frame decoder never delivers a frame (an
+    ``ffmpeg`` first on PATH that sleeps when asked for raw frames of the hanging clip and
+    runs the real one otherwise). The job fails ``media_timeout`` after the configured bound
+    and leaves no decoder running."""
+    from pipelines.options import JobOptions
+    from pipelines.runner import JobRequest, run_job
+    from pipelines.settings import Settings
+
+    good = _numbered(tmp_path / "good.mp4", seconds=1.0)
+    hanging = _numbered(tmp_path / "hangs.mp4", seconds=1.0)
+    real = shutil.which("ffmpeg")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "ffmpeg"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *{hanging.name}*rawvideo*) exec sleep 300;; esac\n'
+        f'exec {real} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    template, footage = (hanging, good) if stage == "template" else (good, hanging)
+    settings = Settings(decode_stall_s=1.5, data_dir=tmp_path / "data")
+    request = JobRequest(
+        "extract_apply", tmp_path / "out", template, [footage], options=JobOptions()
+    )
+    began = time.monotonic()
+    with pytest.raises(MediaTimeoutError) as caught:
+        run_job(request, settings=settings)
+    assert caught.value.code == "media_timeout"
+    assert "1.5 s" in str(caught.value)
+    assert time.monotonic() - began < 60
+    left = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "a hung decoder was left running"
+
+
+@pytest.mark.parametrize(
+    ("stated", "expected"),
+    [("64:45", 64 / 45), ("1:1", 1.0), ("0:1", 1.0), ("N/A", 1.0), ("", 1.0), ("100:1", 1.0)],
+)
+def test_pixel_aspect_is_read_where_stated_and_sane(stated: str, expected: float) -> None:
+    from pipelines.ingest import _pixel_aspect
+
+    assert float(_pixel_aspect({"sample_aspect_ratio": stated})) == pytest.approx(expected)
+
+
+def test_non_square_pixels_are_shown_at_their_display_shape(tmp_path: Path) -> None:
+    """A 360x240 picture stored with 2:1 pixels is 720x240 on screen: a 90-px box at x=0
+    stored is 180 px wide shown. Analysis and output use the shown shape."""
+    path = tmp_path / "anamorphic.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=360x240:r=25:d=0.4",
+           "-vf", "drawbox=x=0:y=0:w=90:h=240:color=white:t=fill,setsar=2",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path))  # fmt: skip
+    info = probe(path)
+    assert (info.coded_width, info.width, info.height, info.pixel_aspect) == (360, 720, 240, 2)
+    frame = VideoSource(info).get([0])[0]
+    assert frame.shape == (240, 720, 3)
+    white = np.flatnonzero(frame[120, :, 1] > 128)
+    assert (white.min(), white.max()) == pytest.approx((0, 179), abs=2)
+    small = VideoSource(info, analysis_size(info, 360)).get([0])[0]
+    assert small.shape == (120, 360, 3)  # the display aspect, 3:1
+
+
+def _combing(frames: np.ndarray) -> float:
+    """How much each line differs from the mean of its neighbours (interlace combing)."""
+    luma = frames[..., 1].astype(float)
+    return float(np.abs(luma[:, 1:-1] - (luma[:, :-2] + luma[:, 2:]) / 2).mean())
+
+
+def test_interlaced_video_is_deinterlaced_before_analysis(tmp_path: Path) -> None:
+    """Fields of a fast pan 1/50 s apart, woven into one frame, comb; read frame by frame as
+    stored, the combing stays; deinterlaced, it drops to what the progressive pan has."""
+    pan = "testsrc2=s=320x240:r=50:d=1.2,crop=240:240:'t*200':0"
+    progressive = tmp_path / "pan_p.mp4"
+    ffmpeg("-f", "lavfi", "-i", pan, "-vf", "fps=25", "-c:v", "libx264", "-qp", "0",
+           "-pix_fmt", "yuv420p", str(progressive))  # fmt: skip
+    interlaced = tmp_path / "pan_i.mp4"
+    ffmpeg("-f", "lavfi", "-i", pan, "-vf", "tinterlace=interleave_top,setfield=tff",
+           "-c:v", "libx264", "-qp", "0", "-flags", "+ildct+ilme", "-x264-params", "tff=1",
+           "-pix_fmt", "yuv420p", str(interlaced))  # fmt: skip
+    info = probe(interlaced)
+    assert info.interlaced and not probe(progressive).interlaced
+    woven = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(interlaced), "-f", "rawvideo", "-pix_fmt",
+         "rgb24", "-"], capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    stored = _combing(np.frombuffer(woven, np.uint8).reshape(-1, 240, 240, 3))
+    ours = _combing(np.concatenate([c.frames for c in VideoSource(info).chunks()]))
+    reference = _combing(
+        np.concatenate([c.frames for c in VideoSource(probe(progressive)).chunks()])
+    )
+    assert ours < 0.5 * stored, (ours, stored)
+    assert ours < 1.5 * reference, (ours, reference)
