@@ -453,7 +453,8 @@ def render_audio(
     choice = options.audio
     if choice == "template" and template is not None and template.has_audio:
         fade = AUDIO_FADE_S if template.duration_s > plan.duration_s + 0.05 else 0.0
-        return AudioInput("file", Path(template.path), 0.0, fade)
+        # From the template's first frame on, where its cuts and beats are counted from.
+        return AudioInput("file", Path(template.path), template.video_lead_s, fade)
     if choice == "template":
         logger.info("the template has no music here: keeping the footage's own audio")
         choice = "footage"

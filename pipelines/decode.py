@@ -418,21 +418,20 @@ class VideoSource:
 
 
 def decode_audio(
-    info: MediaInfo, *, sample_rate: int = AUDIO_RATE, start_s: float = 0.0,
-    duration_s: float | None = None, channels: int | None = None,
-) -> AudioTrack | None:  # fmt: skip
-    """Decode the first audio stream to float32 with ffmpeg, or None if there is none."""
+    info: MediaInfo, *, sample_rate: int = AUDIO_RATE, channels: int | None = None
+) -> AudioTrack | None:
+    """The first audio stream as float32, on the video's timeline, or None if there is none.
+
+    Sample 0 is at the first video frame, as frame times are: audio that starts after it is
+    preceded by silence, audio before it is dropped, and a gap in the audio's timestamps is
+    filled with silence (``aresample`` with ``first_pts=0`` on the file's timeline), so beats
+    and cuts are measured against the same clock.
+    """
     if not info.has_audio:
         return None
     n_channels = channels or min(info.audio_channels or 2, AUDIO_MAX_CHANNELS)
-    cmd = ["ffmpeg", "-nostdin", "-v", "error"]
-    if start_s > 0:
-        # Only when asked: even "-ss 0" drops the samples of a stream that starts before zero.
-        cmd += ["-ss", f"{start_s:.6f}"]
-    cmd += ["-i", info.path]
-    if duration_s is not None:
-        cmd += ["-t", f"{duration_s:.6f}"]
-    cmd += ["-map", "0:a:0", "-ac", str(n_channels), "-ar", str(sample_rate)]
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", info.path, "-map", "0:a:0"]
+    cmd += ["-af", f"aresample={sample_rate}:async=1:first_pts=0", "-ac", str(n_channels)]
     cmd += ["-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
@@ -447,5 +446,6 @@ def decode_audio(
             f"{Path(info.path).name}: audio decoding failed: {reason[-1] if reason else '?'}"
         )
     samples = np.frombuffer(done.stdout, dtype=np.float32)
-    samples = samples[: len(samples) - len(samples) % n_channels]
-    return AudioTrack(samples.reshape(-1, n_channels).T.copy(), sample_rate)
+    samples = samples[: len(samples) - len(samples) % n_channels].reshape(-1, n_channels)
+    samples = samples[max(0, round(info.video_lead_s * sample_rate)) :]
+    return AudioTrack(samples.T.copy(), sample_rate)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import struct
 import subprocess
@@ -178,6 +179,14 @@ class MediaInfo:
     bit_depth: int = 8
     pixel_aspect: float = 1.0  # width of a stored pixel on screen over its height
     interlaced: bool = False  # fields stored together (field_order tt/bb/tb/bt): deinterlace
+    start_s: float = 0.0  # the file's start time (its earliest stream's), seconds
+    video_start_s: float = 0.0  # the video stream's first timestamp, seconds
+
+    @property
+    def video_lead_s(self) -> float:
+        """How long after the file's start the first frame comes: where the video timeline,
+        on which every time in a Style DNA lies, begins in the file's."""
+        return max(0.0, self.video_start_s - self.start_s)
 
     @property
     def hdr(self) -> bool:
@@ -273,9 +282,19 @@ def probe(path: Path | str, *, max_duration_s: float | None = None) -> MediaInfo
         bit_depth=_bit_depth(video),
         pixel_aspect=float(aspect),
         interlaced=str(video.get("field_order") or "") in INTERLACED_ORDERS,
+        start_s=_seconds(data.get("format", {}).get("start_time")),
+        video_start_s=_seconds(video.get("start_time")),
     )
     logger.info("probed %s: %s", path.name, info)
     return info
+
+
+def _seconds(value: object) -> float:
+    try:
+        seconds = float(str(value))
+    except (TypeError, ValueError):
+        return 0.0
+    return seconds if math.isfinite(seconds) else 0.0
 
 
 def _pixel_aspect(video: dict) -> Fraction:

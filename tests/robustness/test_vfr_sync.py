@@ -132,3 +132,54 @@ def test_rendered_frames_and_music_stay_in_sync(
     onsets = loud[np.concatenate([[True], np.diff(loud) > 0.2])]
     assert len(onsets) == len(BEATS_S)
     assert np.abs(onsets - np.array(BEATS_S)).max() <= frame, onsets
+
+
+def _onsets(track) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(track.mono()) > 0.1) / track.sample_rate
+    return loud[np.concatenate([[True], np.diff(loud) > 0.2])] if len(loud) else loud
+
+
+@pytest.mark.parametrize("delayed", ["audio", "video"])
+def test_streams_that_start_apart_are_measured_on_the_video_clock(
+    delayed: str, tmp_path: Path
+) -> None:
+    """One stream starts 0.4 s after the other (an edit list, a camera's MPEG-TS): times in
+    the Style DNA count from the first frame, so the clicks are heard where they were."""
+    from pipelines.inference import get_backend
+    from pipelines.options import JobOptions
+    from pipelines.runner import JobRequest, extract, run_job
+
+    video, audio = tmp_path / "video.mp4", tmp_path / "clicks.m4a"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s=320x240:r=25:d={SECONDS}", "-c:v", "libx264",
+           "-pix_fmt", "yuv420p", str(video))  # fmt: skip
+    ffmpeg("-f", "lavfi", "-i", _clicks(), "-c:a", "aac", "-b:a", "192k", str(audio))
+    late = ["-itsoffset", "0.4"]
+    streams = (["-i", str(video), *late, "-i", str(audio)] if delayed == "audio"
+               else [*late, "-i", str(video), "-i", str(audio)])  # fmt: skip
+    path = tmp_path / f"{delayed}_late.mp4"
+    ffmpeg(*streams, "-map", "0:v", "-map", "1:a", "-c", "copy", str(path))
+    info = probe(path)
+    shift = 0.4 if delayed == "audio" else -0.4
+    assert info.video_lead_s == pytest.approx(max(0.0, -shift), abs=0.03)
+    heard_at = np.array([t + shift for t in BEATS_S if t + shift > 0])
+    expected = heard_at[heard_at < info.duration_s]  # the clicks within the template
+    frame = 1.0 / info.fps
+    track = decode_audio(info)
+    assert track is not None
+    heard = _onsets(track)
+    assert len(heard) == len(heard_at), heard
+    assert np.abs(heard - heard_at).max() <= frame, heard
+    dna, _ = extract(info, get_backend(), analysis_width=160, progress=lambda *_: None)
+    beats = np.asarray(dna["rhythm"]["detected_beats"])
+    assert len(beats) >= len(expected) - 1
+    assert all(np.abs(expected - b).min() <= frame for b in beats), beats
+    # Rendered on the same clock: the output's music has its clicks at the same times.
+    result = run_job(JobRequest("extract_apply", tmp_path / "out", path, [path],
+                                options=JobOptions(color_strength=0.0)))  # fmt: skip
+    assert result.output_path is not None
+    rendered = decode_audio(probe(result.output_path))
+    assert rendered is not None
+    heard_out = _onsets(rendered)
+    in_output = expected[expected < probe(result.output_path).duration_s - 0.05]
+    assert len(heard_out) == len(in_output), heard_out
+    assert np.abs(heard_out - in_output).max() <= frame, heard_out
