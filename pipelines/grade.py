@@ -19,9 +19,11 @@ device. It is fitted in two steps on a sample of the shot's own pixels:
    mean and loses a third of the chroma spread, because the Lab map is not affine in RGB
    and clipping eats the extremes; the second step measures and corrects exactly that.
 
-When the template's darkest tone is known and the shot shows black, the map is pinned so that
-the shot's darkest tone lands on the template's: a Gaussian map alone lifts black. The fit is
-deterministic and the matrix is fixed for the shot, so nothing in a shot flickers.
+When the template's darkest tone is known and the shot shows black (a fade, a night scene),
+the offset is pinned so that black lands there: a Gaussian map alone lifts black. A shot with
+hardly any black is not pinned: holding a colour it barely shows would cost it the
+covariance. The fit is deterministic and the matrix is fixed for the shot, so nothing in a
+shot flickers.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ COV_FLOOR = 1.0  # Lab units²: a covariance floor, so a flat shot still gets a 
 MOMENT_PIXELS = 5_000  # sample pixels the statistics are matched on
 MOMENT_STEPS = 100  # L-BFGS iterations at most
 BLACK_WEIGHT = 25.0  # a Lab unit of black drift costs as much as five of mean error
-DARK_SHARE = 0.002  # the shot's darkest tone: the mean of its darkest 0.2 % of pixels
-DARK_CONTENT_L = 10.0  # a shot whose darkest tone is above this L* shows no black to keep
+BLACK_L = 5.0  # L* at or below which a pixel counts as black
+BLACK_SHARE = 0.02  # a shot shows black when at least this share of its pixels is black
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,14 @@ def transfer_matrix(source: LabGaussian, target: LabGaussian) -> np.ndarray:
     return (u * np.clip(s, 1 / MAX_GAIN, MAX_GAIN)) @ vt
 
 
+def shows_black(sample: np.ndarray) -> bool:
+    """Whether at least BLACK_SHARE of a pixel sample (RGB, uint8 or float) is black."""
+    rgb = torch.from_numpy(np.ascontiguousarray(sample)).float()
+    if sample.dtype == np.uint8:
+        rgb = rgb / 255.0
+    return bool((rgb_to_lab(rgb)[:, 0] <= BLACK_L).float().mean() >= BLACK_SHARE)
+
+
 class Grade:
     """A fitted shot grade; ``apply`` maps float RGB frames through it."""
 
@@ -78,22 +88,8 @@ class Grade:
         self.device = torch.device(device)
         self.matrix = transfer_matrix(source, target)
         self.source, self.target, self.strength = source, target, strength
-        self.anchor = self._darkest(sample)
-        # Only a shot that shows black has a black to keep: pinning one whose darkest tone is
-        # a mid grey would trade its whole covariance for a colour it never shows.
-        dark_l = float(rgb_to_lab(self.anchor[None].float())[0, 0])
-        self.black_l = black_l if dark_l <= DARK_CONTENT_L else None
+        self.black_l = black_l if black_l is not None and shows_black(sample) else None
         self.affine = self._match_moments(sample, self._fit(sample))
-
-    @staticmethod
-    def _darkest(sample: np.ndarray) -> torch.Tensor:
-        """The shot's darkest colour: the mean of its darkest DARK_SHARE of pixels (float RGB)."""
-        rgb = torch.from_numpy(np.ascontiguousarray(sample)).double()
-        if sample.dtype == np.uint8:
-            rgb = rgb / 255.0
-        luma = rgb @ torch.tensor([0.2126, 0.7152, 0.0722], dtype=torch.float64)
-        count = max(1, int(len(rgb) * DARK_SHARE))
-        return rgb[torch.topk(luma, count, largest=False).indices].mean(dim=0)
 
     def exact(self, rgb: torch.Tensor) -> torch.Tensor:
         """The Lab map itself on float RGB [..., 3] in [0, 1] (slow; used to fit)."""
@@ -113,17 +109,12 @@ class Grade:
         # A little ridge towards identity keeps colours the sample lacks where they were.
         ridge = 1e-3 * len(rgb)
         if self.black_l is not None:
-            # The shot's darkest tone lands on the template's: pin the map there and fit only
-            # the matrix around it. A Gaussian map alone lifts black (a fade to black would
-            # end on a grey card); pinning RGB zero instead, a colour most shots never show,
-            # would fight the covariance for nothing.
-            anchor, target = self.anchor, self._black_target().double()
-            eye = torch.eye(3, dtype=torch.float64)
-            x = x - anchor
-            gram = x.T @ x + ridge * eye
-            rhs = x.T @ (wanted - target) + ridge * eye
+            # Black stays the template's black: pin the offset there and fit only the matrix.
+            # A Gaussian map alone lifts black (a fade to black would end on a grey card).
+            offset = self._black_target().double()
+            gram = x.T @ x + ridge * torch.eye(3, dtype=torch.float64)
+            rhs = x.T @ (wanted - offset) + ridge * torch.eye(3, dtype=torch.float64)
             matrix = torch.linalg.solve(gram, rhs)
-            offset = target - anchor @ matrix
             return torch.cat([matrix, offset[None]]).float().to(self.device)
         design = torch.cat([x, torch.ones(len(rgb), 1, dtype=torch.float64)], dim=1)
         identity = torch.cat([torch.eye(3), torch.zeros(1, 3)]).double()
@@ -166,9 +157,7 @@ class Grade:
         params = [weights, offset]
         # The pinned black stays where the least-squares step put it, within ~1 ΔE: a hard
         # pin leaves nine unknowns for nine moments, which clipping makes unreachable.
-        anchor = self.anchor[None]
-        dark = (anchor @ start[:3] + start[3]).clamp(0.0, 1.0)
-        black = rgb_to_lab(dark)[0] if self.black_l is not None else None
+        black = rgb_to_lab(start[3].clamp(0.0, 1.0)) if self.black_l is not None else None
         optimizer = torch.optim.LBFGS(
             params, max_iter=MOMENT_STEPS, line_search_fn="strong_wolfe", tolerance_grad=1e-9
         )
@@ -182,7 +171,7 @@ class Grade:
             miss = c - cov
             loss = ((m - mean) ** 2).sum() + 0.25 * torch.trace(miss @ inverse @ miss)
             if black is not None:
-                drift = rgb_to_lab(torch.addmm(offset, anchor, weights).clamp(0.0, 1.0))[0] - black
+                drift = rgb_to_lab(offset.clamp(0.0, 1.0)) - black
                 loss = loss + BLACK_WEIGHT * (drift**2).sum()
             loss.backward()
             return loss
@@ -195,9 +184,9 @@ class Grade:
         return refined.float().to(self.device)
 
     def _black_target(self) -> torch.Tensor:
-        """Where the shot's darkest tone goes: the template's darkest L*, with the map's tint
-        for it faded in proportion (no colour at all at L* = 0)."""
-        mapped = rgb_to_lab(self.exact(self.anchor[None].float()))[0]
+        """Where black goes: the template's darkest L*, with the map's tint for black faded in
+        proportion (no colour at all at L* = 0)."""
+        mapped = rgb_to_lab(self.exact(torch.zeros(1, 3)))[0]
         level = float(self.black_l)
         scale = min(1.0, level / max(float(mapped[0]), 1e-3))
         lab = torch.tensor([level, float(mapped[1]) * scale, float(mapped[2]) * scale])
