@@ -247,9 +247,10 @@ def probe(path: Path | str, *, max_duration_s: float | None = None) -> MediaInfo
         )
     rotation = _rotation(video)
     # Non-square pixels (DV, broadcast, some screen recorders): shown wider or narrower than
-    # stored. The display size keeps the height and stretches the width, even-sided.
+    # stored. The display size keeps the height and stretches the width; an aspect within
+    # 1 % of square (a scaler's rounding, 640x480 stretched to 641x481) is square.
     aspect = _pixel_aspect(video)
-    shown_w = coded_w if aspect == 1 else max(2, round(coded_w * aspect / 2) * 2)
+    shown_w = coded_w if abs(aspect - 1) < 0.01 else max(2, round(coded_w * aspect))
     width, height = (coded_h, shown_w) if rotation in (90, 270) else (shown_w, coded_h)
     avg = _rate(video.get("avg_frame_rate"))
     nominal = _rate(video.get("r_frame_rate"))
@@ -280,7 +281,7 @@ def probe(path: Path | str, *, max_duration_s: float | None = None) -> MediaInfo
         color_primaries=_stated(video.get("color_primaries")),
         color_space=_stated(video.get("color_space")),
         bit_depth=_bit_depth(video),
-        pixel_aspect=float(aspect),
+        pixel_aspect=1.0 if shown_w == coded_w else float(aspect),
         interlaced=str(video.get("field_order") or "") in INTERLACED_ORDERS,
         start_s=_seconds(data.get("format", {}).get("start_time")),
         video_start_s=_seconds(video.get("start_time")),
