@@ -43,7 +43,7 @@ w, h = analysis_size(info, 320)
 reader = decord.VideoReader(CLIP, ctx=decord.cpu(0), width=w, height=h, num_threads=1)
 n = 0
 for start in range(0, len(reader), CHUNK_FRAMES):
-    n += len(reader.get_batch(list(range(start, min(len(reader), start + CHUNK_FRAMES)))))
+    n += reader.get_batch(list(range(start, min(len(reader), start + CHUNK_FRAMES)))).shape[0]
 """,
     "ours: whole template analysis": """
 from pipelines.inference import get_backend
@@ -119,7 +119,7 @@ def main() -> int:
     parser.add_argument("--clip", type=Path, help="use this clip instead of making one")
     parser.add_argument("--keep", action="store_true", help="keep the generated clip")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=110)
     workdir = Path(tempfile.mkdtemp(prefix="clipzy-4k-"))
     clip = args.clip or workdir / f"uhd_{args.seconds:g}s.mp4"
     if not clip.exists():

@@ -45,7 +45,8 @@ SCENES = {
     "testsrc2": "testsrc2=s=320x180:r=25",
     "mandelbrot": "mandelbrot=s=320x180:r=25",
     "bars": "smptehdbars=s=320x180:r=25",
-    "life": "life=s=320x180:r=25:mold=10:ratio=0.3:death_color=#203040:life_color=#e0c080",
+    # life is random unless seeded: seeded, so every run cuts the same clip (see test_cuts).
+    "life": "life=s=320x180:r=25:mold=10:ratio=0.3:seed=1:death_color=#203040:life_color=#e0c080",
     "gradients": "gradients=s=320x180:r=25:speed=0.02",
     "cells": "cellauto=s=320x180:r=25:rule=110",
 }
