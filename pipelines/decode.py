@@ -141,6 +141,7 @@ class _FrameStream:
         self, info: MediaInfo, size: tuple[int, int], start_s: float | None, stall_s: float
     ) -> None:
         self.name = Path(info.path).name
+        self.path = info.path
         self.frame_bytes = size[0] * size[1] * 3
         self.shape = (size[1], size[0], 3)
         self.stall_s = stall_s
@@ -174,7 +175,8 @@ class _FrameStream:
             elif line:
                 if _DECODE_ERROR in line:
                     self.errors += 1
-                self._log.append(line.replace(self._proc.args[-1], "").strip())
+                # ffmpeg names the file by its full path; a user is shown only its name.
+                self._log.append(line.replace(self.path, self.name).strip())
         self._times.put(None)
 
     def _timeout(self, what: str) -> MediaTimeoutError:
