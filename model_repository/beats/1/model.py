@@ -39,6 +39,12 @@ The steps, and why each is there:
    (``BACKBEAT_PERIODIC``: half the chosen tempo's periodicity or more), is the beat; of
    two such levels, the one the prior weights higher. Clips shorter than four of the beat's
    periods give no such evidence and keep the periodicity's choice.
+   Before that, a 3:4 rule: a pulse of three sixteenths (a dotted-eighth figure over a duple
+   beat) can be the most periodic, and it has no periodic half, since half of it falls
+   between sixteenths. When the chosen pulse's double tempo is not periodic (``DUPLE_NONE``),
+   while its 3:4 relative is at least ``DUPLE_RIVAL`` (half) as periodic and that relative's
+   own half is periodic (``DUPLE_HALF``), the relative is the beat. A swung or compound beat
+   divides in three, but its 3:4 relative is no strong pulse, so it keeps its level.
    The other levels a listener might tap (half, double, third, triple, 3:2 and 4:3 relatives
    of the tempo), ranked by the same prior-weighted periodicity, give up to two alternative
    tempi, strongest first.
@@ -52,7 +58,9 @@ The steps, and why each is there:
 
 4. **Confidence** is earned. Below the periodicity that chance reaches (the larger of
    ``MIN_PERIODICITY`` and four times the noise level 1/sqrt(frames)), no tempo and no beats
-   are reported. Above it, the confidence grows with the margin over chance (full at 0.15);
+   are reported; the periodicity read is the tempo's, or that of the level a rule of step 2
+   turned away from where it is higher (there is a beat either way; which level is the
+   doubt's business). Above it, the confidence grows with the margin over chance (full at 0.15);
    a fifth of it each rests on how steady the period is across windows (the share of windows
    where it is a clear peak) and on how much more onset strength sits on the beats than
    half-way between them; and it is scaled by the evidence: fewer than
@@ -61,12 +69,13 @@ The steps, and why each is there:
    ``OCTAVE_ALIKE`` (70 %) up to as much as the chosen one (prior-weighted), or is more
    periodic than the chosen one by the signal alone (so that only the prior chose), up to
    ``OCTAVE_DOUBT`` (40 %) of the confidence is taken away, and that level is among the
-   alternatives. Noise, silence, steady tones and speech-like audio score 0 (no tempo is
-   reported at all); a clear beat at an unambiguous level scores above 0.85.
+   alternatives. A level a rule of step 2 turned away from counts as such a rival too.
+   Noise, silence, steady tones and speech-like audio score 0 (no tempo is reported at all);
+   a clear beat at an unambiguous level scores above 0.85.
 
 Outputs: ``BEATS`` (seconds), ``TEMPO`` (BPM, 0 when none), ``TEMPO_ALT`` (up to two other
 metrical levels, BPM, strongest first; empty when there is no tempo), ``CONFIDENCE``,
-``PERIODICITY`` (the normalised autocorrelation at the tempo).
+``PERIODICITY`` (the normalised autocorrelation read for the confidence, see step 4).
 """
 
 from __future__ import annotations
@@ -128,6 +137,12 @@ BACKBEAT_RECURS = 0.5
 BACKBEAT_SKIPS = 0.3
 BACKBEAT_PERIODIC = 0.5
 BACKBEAT_RANGE_BPM = (40.0, 240.0)
+# A pulse with no periodic half (autocorrelation at most DUPLE_NONE at its double tempo),
+# whose 3:4 relative is at least DUPLE_RIVAL as periodic and divides in two (at least
+# DUPLE_HALF at 1.5 times the tempo), is three sixteenths of that relative's beat.
+DUPLE_NONE = 0.0
+DUPLE_RIVAL = 0.5
+DUPLE_HALF = 0.1
 
 
 def _mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
@@ -239,7 +254,9 @@ def periodicity(onsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class Tempo(NamedTuple):
     bpm: float  # 0 when nothing is periodic
     alternatives: list[float]  # other metrical levels, strongest first
-    periodicity: float  # the normalised autocorrelation at the tempo
+    # The normalised autocorrelation at the tempo, or at the level a rule turned away from
+    # where that is higher: how clearly there is a beat at all, whichever level it is.
+    periodicity: float
     weighted_alike: float  # the half or double tempo's prior-weighted score over the tempo's
     periodic_alike: float  # the same before the prior: the periodicity alone
 
@@ -273,6 +290,8 @@ def choose_tempo(bpm: np.ndarray, salience: np.ndarray, snare: np.ndarray | None
     double = _peak(bpm, mean, 2.0 * bpm[best])
     if double >= 0 and bpm[double] <= MAX_OCTAVE_UP_BPM and mean[double] >= OCTAVE_UP * mean[best]:
         best = double
+    by_periodicity = best
+    best = _duple_level(bpm, mean, best)
     if snare is not None:
         best = _backbeat_level(bpm, mean, weighted, best, snare)
     tempo = _refine(bpm, mean, best)
@@ -287,10 +306,37 @@ def choose_tempo(bpm: np.ndarray, salience: np.ndarray, snare: np.ndarray | None
     levels.sort(reverse=True)
     alternatives = [t for _, t, _ in levels[:MAX_ALTERNATIVES]]
     octaves = [i for i in (_peak(bpm, mean, tempo / 2), _peak(bpm, mean, tempo * 2)) if i >= 0]
+    # A level chosen against the periodicity (by a rule, not by the stronger pulse) keeps
+    # the beaten level as a rival of the same standing.
+    octaves += [by_periodicity] if by_periodicity != best else []
     weighted_alike = max((weighted[i] / weighted[best] for i in octaves), default=0.0)
     periodic_alike = max((mean[i] / mean[best] for i in octaves), default=0.0)
-    return Tempo(tempo, alternatives, float(mean[best]), float(weighted_alike),
+    strongest = max(mean[best], mean[by_periodicity])
+    return Tempo(tempo, alternatives, float(strongest), float(weighted_alike),
                  float(periodic_alike))  # fmt: skip
+
+
+def _duple_level(bpm: np.ndarray, mean: np.ndarray, best: int) -> int:
+    """The 3:4 relative of ``best`` where ``best`` is a cross-rhythm of three sixteenths.
+
+    Two pulses 3:4 apart on one sixteenth grid cannot both be levels of one metre. The beat
+    of a duple metre divides in two on that grid; a pulse of three sixteenths (the dotted
+    eighth of many pop and dance figures) does not. So when the chosen pulse has no periodic
+    half (``DUPLE_NONE``) while its 3:4 relative is a pulse of at least ``DUPLE_RIVAL`` of
+    its strength whose half is periodic (``DUPLE_HALF``), the relative is the beat.
+    A swung or compound beat, whose own 3:4 relative is weak, is left alone.
+    """
+    relative = _peak(bpm, mean, 0.75 * bpm[best])
+    half, relative_half = _peak(bpm, mean, 2.0 * bpm[best]), _peak(bpm, mean, 1.5 * bpm[best])
+    if min(relative, half, relative_half) < 0:
+        return best
+    if (
+        mean[half] <= DUPLE_NONE
+        and mean[relative] >= DUPLE_RIVAL * mean[best]
+        and mean[relative_half] >= DUPLE_HALF
+    ):
+        return relative
+    return best
 
 
 def _backbeat_level(
