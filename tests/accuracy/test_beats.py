@@ -4,7 +4,8 @@
   generated drum patterns (60-180 BPM, straight, swung, syncopated), and never below librosa's
   ``beat_track`` on the same file;
 - tempo Acc1 (within 4 %) on every file, and a tempo a level off the truth never sold as
-  certain: the truth among the alternatives and the beat confidence under 0.85;
+  certain: the truth among the alternatives and the beat confidence under 0.85; the same
+  where the half or double tempo is as periodic as the beat (the syncopated pattern);
 - silence, noise, speech-like audio and no audio stream: no beats, tempo null, beat
   confidence under 0.5, no error;
 - the reference rows (peers' outputs, not annotations) within 4 % of the peer: a frozen number
@@ -110,6 +111,21 @@ def test_a_tempo_off_the_truth_says_so(
     if not sa.acc1(ours.tempo, bpm):
         assert any(sa.acc1(t, bpm) for t in ours.alternatives), ours.alternatives
         assert ours.confidence < UNSURE
+
+
+@pytest.mark.parametrize("bpm", sa.PATTERN_TEMPOS, ids=lambda b: f"{b:g}")
+def test_octaves_alike_lower_the_confidence(drums, backend, bpm: float) -> None:
+    # The syncopated pattern's half or double tempo is about as periodic as its beat
+    # (measured: 0.8-1.8 times the beat's normalised autocorrelation, 60-180 BPM), so
+    # whichever level is reported, the confidence must not sell it as certain, and the
+    # other octave must be on offer.
+    case = drums[f"syncopated {bpm:g}"]
+
+    ours = sa.ours_rhythm(sa.read_audio(case.path, RATE), RATE, backend)
+
+    assert ours.confidence < UNSURE, ours.confidence
+    octaves = (ours.tempo / 2, ours.tempo * 2)
+    assert any(sa.acc1(t, o) for t in ours.alternatives for o in octaves), ours.alternatives
 
 
 REFERENCE = {  # (file, seconds of it, the peer's tempo; None: librosa's, run here)
