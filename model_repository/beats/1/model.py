@@ -36,7 +36,7 @@ The steps, and why each is there:
    the chosen tempo, its half and its double (40-240 BPM), a level whose snare curve recurs
    at two beats (normalised autocorrelation ``BACKBEAT_RECURS``, 0.5, or more) but not at
    one (``BACKBEAT_SKIPS``, 0.3, or less), and which is a periodic pulse of the whole mix
-   (``BACKBEAT_PERIODIC``: half the chosen tempo's periodicity or more), is the beat; of
+   (``BACKBEAT_PERIODIC``: 30 % of the chosen tempo's periodicity or more), is the beat; of
    two such levels, the one the prior weights higher. Clips shorter than four of the beat's
    periods give no such evidence and keep the periodicity's choice.
    Before that, a 3:4 rule: a pulse of three sixteenths (a dotted-eighth figure over a duple
@@ -131,11 +131,12 @@ SNARE_MU = 100.0
 SNARE_NORM_PERCENTILE = 99.5  # the band's reference level, so one stray transient cannot set it
 # A level has a backbeat when the snare band recurs every second beat (normalised
 # autocorrelation at least BACKBEAT_RECURS) but not on every beat (at most BACKBEAT_SKIPS), and
-# the level is itself a periodic pulse of the whole mix (at least BACKBEAT_PERIODIC of the
-# tempo that periodicity and the prior chose).
+# the level is itself a periodic pulse of the whole mix (at least MIN_PERIODICITY, and at
+# least BACKBEAT_PERIODIC of the tempo that periodicity and the prior chose: noise in the mix
+# masks hi-hats and lowers the faster level's periodicity more than the slower one's).
 BACKBEAT_RECURS = 0.5
 BACKBEAT_SKIPS = 0.3
-BACKBEAT_PERIODIC = 0.5
+BACKBEAT_PERIODIC = 0.3
 BACKBEAT_RANGE_BPM = (40.0, 240.0)
 # A pulse with no periodic half (autocorrelation at most DUPLE_NONE at its double tempo),
 # whose 3:4 relative is at least DUPLE_RIVAL as periodic and divides in two (at least
@@ -366,7 +367,7 @@ def _backbeat_level(
         i = best if ratio == 1.0 else _peak(bpm, mean, ratio * bpm[best])
         if i < 0 or not BACKBEAT_RANGE_BPM[0] <= bpm[i] <= BACKBEAT_RANGE_BPM[1]:
             continue
-        if mean[i] < BACKBEAT_PERIODIC * mean[best]:
+        if mean[i] < max(MIN_PERIODICITY, BACKBEAT_PERIODIC * mean[best]):
             continue
         period = 60.0 * FPS / bpm[i]
         every_second, every = recurs(2.0 * period), recurs(period)
