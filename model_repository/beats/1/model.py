@@ -126,6 +126,9 @@ SILENCE_RMS = 1e-4  # -80 dBFS: below this the clip is silent for our purposes
 # The backbeat band: above a kick drum's body and its beater's leak, below the hi-hats, where a
 # snare's noise is strongest. Band power is mu-law compressed as in Klapuri, Eronen & Astola
 # (2006), so that faint leaks from other drums stay small against the snare.
+# TODO(#4): a loud sustained pad in this band (about -10 dB of the drums, measured on the
+# generated patterns) hides the backbeat, and the rule then leaves the periodicity's choice;
+# a curve of broadband (noise-like) rises only would see a snare through it.
 SNARE_BAND_HZ = (1000.0, 2500.0)
 SNARE_MU = 100.0
 SNARE_NORM_PERCENTILE = 99.5  # the band's reference level, so one stray transient cannot set it
