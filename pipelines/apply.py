@@ -27,7 +27,7 @@ from pipelines.analyzers.color import content_frames, frame_color_stats, pooled_
 from pipelines.decode import STALL_TIMEOUT_S, VideoSource, decode_audio
 from pipelines.encode import AUDIO_RATE, AudioInput, VideoWriter, mux
 from pipelines.errors import InputError, JobCancelled
-from pipelines.grade import Grade, LabGaussian
+from pipelines.grade import Grade, LabGaussian, noise_level, pixel_sample
 from pipelines.inference import InferenceBackend
 from pipelines.ingest import MediaInfo
 from pipelines.options import JobOptions
@@ -283,10 +283,7 @@ def fit_grades(
             segment.src_start + length * (k + 0.5) / GRADE_SAMPLES for k in range(GRADE_SAMPLES)
         ]
         frames = np.stack(list(clips[segment.clip].frames(times).values()))
-        step = max(1, int(np.ceil(max(frames.shape[1] / 240, frames.shape[2] / 320))))
-        grades.append(
-            _fit_grade(frames[:, ::step, ::step], target, backend, options, device, black_l)
-        )
+        grades.append(_fit_grade(frames, target, backend, options, device, black_l))
     return grades
 
 
@@ -294,22 +291,33 @@ def _fit_grade(
     frames: np.ndarray, target: LabGaussian, backend: InferenceBackend, options: JobOptions,
     device: torch.device, black_l: float | None = None,
 ) -> Grade | None:  # fmt: skip
-    """Fit a grade, then check its mean on the shot's frames and correct the aim if it missed.
+    """Fit a grade on a shot's ``frames`` (at the output size), then check its mean on them
+    and correct the aim if it missed.
 
-    The fitted RGB matrix already matches the Lab map's mean and covariance on its pixel
-    sample, clipping included (see ``pipelines.grade``); measuring the graded frames and
-    moving the aim by the miss (at most twice) catches what the sample did not show.
+    The statistics and the pixel sample are taken from the frames point-sampled (every
+    ``step``-th pixel, as the template's are), the noise that bounds the gain from the frames
+    themselves. The fitted RGB matrix already matches the Lab map's mean and covariance on
+    its pixel sample, clipping included (see ``pipelines.grade``); measuring the graded
+    frames and moving the aim by the miss (at most twice) catches what the sample did not
+    show.
     """
+    step = max(1, int(np.ceil(max(frames.shape[1] / 240, frames.shape[2] / 320))))
+    full, frames = frames, np.ascontiguousarray(frames[:, ::step, ::step])
     stats = frame_color_stats(backend, frames)
     keep = content_frames(stats)
     if not keep.any():
         return None  # a black or white card: grading it would only tint it
     frames = frames[keep]
+    noise = noise_level(full[keep])
     source = LabGaussian(*pooled_gaussian(stats, keep))
-    sample = frames.reshape(-1, 3)[:: max(1, frames[..., 0].size // FIT_PIXELS)]
+    sample = pixel_sample(frames.reshape(-1, 3), FIT_PIXELS)
     goal = source.mean + options.color_strength * (target.mean - source.mean)
     aim = LabGaussian(goal.copy(), target.cov)
-    grade = Grade(source, aim, sample, options.color_strength, device, black_l)
+
+    def fit(aim: LabGaussian) -> Grade:
+        return Grade(source, aim, sample, options.color_strength, device, black_l, noise)
+
+    grade = fit(aim)
     pixels = torch.from_numpy(frames).to(device).float().div_(255.0)
     for _ in range(MEAN_CORRECTIONS):
         graded = grade.apply(pixels).mul_(255).round_().to(torch.uint8).cpu().numpy()
@@ -319,7 +327,7 @@ def _fit_grade(
             break
         # The map blends by strength; aim past the goal so the blend lands on it.
         aim = LabGaussian(aim.mean + miss / max(options.color_strength, 1e-3), target.cov)
-        grade = Grade(source, aim, sample, options.color_strength, device, black_l)
+        grade = fit(aim)
     return grade
 
 

@@ -9,6 +9,12 @@ mean), converts it to RGB with the matrix the stream states (untagged HD video i
 untagged SD BT.601, as players assume) and tone-maps HDR (PQ, HLG) to SDR, reference white
 to SDR white. Decoder errors are a damaged file (``corrupt_media``), not concealed frames.
 
+Area averaging keeps the mean but narrows the spread: the texture it averages away (grain,
+brush strokes, foliage) is part of the picture's colour distribution. So a stream can also
+carry, beside each scaled frame, the same frame point-sampled (``pixels``: each pixel one
+pixel of the full picture, nearest neighbour), for statistics of the distribution that must
+not depend on the size they were measured at.
+
 Times are presentation timestamps in seconds from the first frame: the index comes from the
 packets (ffprobe, no decoding), each decoded frame carries its own (ffmpeg's ``showinfo``),
 never index / nominal rate.
@@ -69,6 +75,9 @@ class FrameChunk:
     frames: np.ndarray
     times_s: np.ndarray  # [N] float64, presentation time of each frame
     first_index: int
+    # The same frames point-sampled to the same size (see the module docstring); None when
+    # not asked for. Equal to ``frames`` when no scaling was needed.
+    pixels: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
@@ -78,6 +87,11 @@ class FrameChunk:
             )
         if len(self.times_s) != len(self.frames):
             raise ValueError(f"{len(self.frames)} frames but {len(self.times_s)} timestamps")
+        if self.pixels is not None and self.pixels.shape != self.frames.shape:
+            raise ValueError(
+                f"point samples {list(self.pixels.shape)} do not match the frames "
+                f"{list(self.frames.shape)}"
+            )
 
 
 @dataclass
@@ -102,31 +116,54 @@ def analysis_size(info: MediaInfo, width: int) -> tuple[int, int]:
     return max(2, w - w % 2), h - h % 2
 
 
-def frame_filters(info: MediaInfo, size: tuple[int, int]) -> str:
+def frame_filters(info: MediaInfo, size: tuple[int, int], *, points: bool = False) -> str:
     """The ffmpeg filter chain from the decoded picture (already upright) to RGB at ``size``.
 
     Scaling comes first, by area averaging, while the picture is still YUV: the conversion
     to RGB is affine, so averaging before or after it gives the same colour mean, and the
     per-pixel conversion then runs on the small picture. ``gbrp`` is swscale's interpolating,
     unbiased path (its direct ``rgb24`` path rounds every channel down by about a level).
+
+    With ``points`` (and a size that needs scaling) each output frame is two stacked: the
+    area-scaled frame on top, the same picture point-sampled (nearest neighbour) below.
     """
-    width, height = size
+    # Interlaced: one frame per frame (not per field), each field's lines filled from both.
+    head = "bwdif=mode=send_frame:deint=interlaced" if info.interlaced else ""
+    if not (points and needs_scaling(info, size)):
+        return ",".join(filter(None, [head, _to_rgb(info, size, "area")]))
+    # The point samples are of the picture as shown at full size: chroma interpolated to every
+    # pixel first (as a full-size conversion does), then one pixel picked per output pixel.
+    # Picking the stored 4:2:0 chroma samples instead overstates the chroma spread (+16 % in
+    # a* variance on a painting): the full picture's chroma between samples is interpolated.
+    full_chroma = "yuv444p" if info.bit_depth <= 8 else "yuv444p16le"
+    upsample = f"scale=flags=bicubic+accurate_rnd+full_chroma_int,format={full_chroma}"
+    area, point = _to_rgb(info, size, "area"), _to_rgb(info, size, "neighbor")
+    graph = f"split[area][point];[area]{area}[a];[point]{upsample},{point}[p];[a][p]vstack"
+    return f"{head},{graph}" if head else graph
+
+
+def needs_scaling(info: MediaInfo, size: tuple[int, int]) -> bool:
+    """Whether ``size`` differs from the upright decoded picture (smaller, or pixels made
+    square)."""
     # What the decoder hands over once upright: the stored size, sides swapped if rotated.
     upright = (info.coded_height, info.coded_width)
     upright = upright if info.rotation in (90, 270) else upright[::-1]
-    resize = (width, height) != upright  # a smaller size, or non-square pixels made square
-    area = f"scale={width}:{height}:flags=area+accurate_rnd+full_chroma_int" if resize else ""
-    # Interlaced: one frame per frame (not per field), each field's lines filled from both.
-    head = "bwdif=mode=send_frame:deint=interlaced" if info.interlaced else ""
+    return tuple(size) != upright
+
+
+def _to_rgb(info: MediaInfo, size: tuple[int, int], scaler: str) -> str:
+    width, height = size
+    scale = ""
+    if needs_scaling(info, size):
+        scale = f"scale={width}:{height}:flags={scaler}+accurate_rnd+full_chroma_int"
     if info.hdr:
-        return ",".join(filter(None, [head, area, _TONE_MAP, "format=rgb24"]))
+        return ",".join(filter(None, [scale, _TONE_MAP, "format=rgb24"]))
     matrix = _MATRICES.get(info.color_space or "")
     if matrix is None:
         hd = info.coded_width >= 1280 or info.coded_height >= 720
         matrix = "bt709" if hd else "bt601"
-    convert = area or "scale=flags=accurate_rnd+full_chroma_int"
-    chain = f"{convert}:in_color_matrix={matrix},format=gbrp,format=rgb24"
-    return f"{head},{chain}" if head else chain
+    convert = scale or "scale=flags=accurate_rnd+full_chroma_int"
+    return f"{convert}:in_color_matrix={matrix},format=gbrp,format=rgb24"
 
 
 class _FrameStream:
@@ -138,18 +175,22 @@ class _FrameStream:
     """
 
     def __init__(
-        self, info: MediaInfo, size: tuple[int, int], start_s: float | None, stall_s: float
-    ) -> None:
+        self, info: MediaInfo, size: tuple[int, int], start_s: float | None, stall_s: float,
+        points: bool = False,
+    ) -> None:  # fmt: skip
         self.name = Path(info.path).name
         self.path = info.path
-        self.frame_bytes = size[0] * size[1] * 3
-        self.shape = (size[1], size[0], 3)
+        # With point samples, each frame read is the scaled frame over the sampled one.
+        self.stacked = points and needs_scaling(info, size)
+        self.shape = (size[1] * (2 if self.stacked else 1), size[0], 3)
+        self.frame_bytes = self.shape[0] * self.shape[1] * 3
         self.stall_s = stall_s
         cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-loglevel", "info", "-copyts"]
         if start_s is not None:
             cmd += ["-ss", f"{start_s:.6f}"]
         cmd += ["-i", info.path, "-map", "0:v:0", "-an", "-sn", "-dn"]
-        cmd += ["-fps_mode", "passthrough", "-vf", frame_filters(info, size) + ",showinfo"]
+        chain = frame_filters(info, size, points=points)
+        cmd += ["-fps_mode", "passthrough", "-vf", chain + ",showinfo"]
         cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
         self._proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -297,15 +338,17 @@ class VideoSource:
     ``times_s`` (from the packets) says which frames there are; :meth:`chunks` streams them
     all once, :meth:`get` picks frames by index, reading on while they come in order and
     seeking when they jump back or far ahead. Call :meth:`close` (or use ``with``) to stop
-    the decoder early.
+    the decoder early. With ``points``, each chunk also carries its frames point-sampled
+    (``FrameChunk.pixels``).
     """
 
     def __init__(
         self, info: MediaInfo, size: tuple[int, int] | None = None, *,
-        stall_timeout_s: float = STALL_TIMEOUT_S,
+        stall_timeout_s: float = STALL_TIMEOUT_S, points: bool = False,
     ) -> None:  # fmt: skip
         self.info = info
         self.size = size or (info.width, info.height)
+        self.points = points
         self.stall_s = stall_timeout_s
         stamps = _frame_index(info, stall_timeout_s)
         if len(stamps) == 0:
@@ -339,14 +382,15 @@ class VideoSource:
             self._stream.close()
         self._stream, self._current, self._ahead = None, None, None
 
-    def _open(self, start_s: float | None) -> _FrameStream:
+    def _open(self, start_s: float | None, points: bool = False) -> _FrameStream:
         """A decoder from ``start_s`` (seconds from the first frame; None: the very start)."""
         begin = None if start_s is None or start_s <= 0 else self._origin + start_s
-        return _FrameStream(self.info, self.size, begin, self.stall_s)
+        return _FrameStream(self.info, self.size, begin, self.stall_s, points)
 
     def chunks(self, size: int = CHUNK_FRAMES) -> Iterator[FrameChunk]:
         """Every frame once, in display order, ``size`` at a time, with its own timestamp."""
-        stream = self._open(None)
+        stream = self._open(None, self.points)
+        height = self.size[1]
         index = 0
         try:
             while True:
@@ -359,7 +403,17 @@ class VideoSource:
                     frames.append(item[1])
                 if not frames:
                     break
-                yield FrameChunk(np.stack(frames), np.asarray(times), index)
+                block = np.stack(frames)
+                if stream.stacked:
+                    chunk = FrameChunk(
+                        np.ascontiguousarray(block[:, :height]), np.asarray(times), index,
+                        np.ascontiguousarray(block[:, height:]),
+                    )  # fmt: skip
+                else:
+                    chunk = FrameChunk(
+                        block, np.asarray(times), index, block if self.points else None
+                    )
+                yield chunk
                 index += len(frames)
                 if len(frames) < size:
                     break

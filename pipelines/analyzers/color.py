@@ -4,9 +4,14 @@ The grade is summarised as a Gaussian in Lab (mean, spread, covariance: what a R
 Pitié 2007 transfer needs), a tone curve (quantiles of L*), saturation, contrast, a white
 balance shift and a small palette. Its confidence is how steady the grade is over time.
 
-The statistics are as exact as the frames they are given: the decoder scales template frames
-to the analysis width by area averaging and converts them with the stream's own matrix (see
-``pipelines.decode``), so their Lab mean stays that of the full-size picture.
+The statistics are the full-size picture's, whatever the analysis width: they are measured on
+the decoder's point samples of each frame (``FrameChunk.pixels``: every pixel one pixel of the
+picture, converted with the stream's own matrix, see ``pipelines.decode``), not on the
+area-scaled frames. Averaging neighbours keeps the mean but narrows the spread by the texture
+it averages away (grain, foliage, brush strokes: on a painting 0.67 Lab units of covariance
+distance at 320 px), and the mean of Lab is not the Lab of the mean. The footage a grade is
+fitted on is sampled the same way (``pipelines.apply``), so both sides of a transfer describe
+the same thing. A picture periodic at exactly the sampling step could alias; real video is not.
 """
 
 from __future__ import annotations
@@ -72,7 +77,8 @@ class ColorAnalyzer(FrameAnalyzer):
         self._stats: dict[str, list[np.ndarray]] = {}
 
     def update(self, chunk: FrameChunk) -> None:
-        for name, value in frame_color_stats(self.backend, chunk.frames).items():
+        pixels = chunk.pixels if chunk.pixels is not None else chunk.frames
+        for name, value in frame_color_stats(self.backend, pixels).items():
             self._stats.setdefault(name, []).append(value)
 
     def per_frame(self) -> dict[str, np.ndarray]:

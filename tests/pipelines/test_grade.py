@@ -6,7 +6,15 @@ import numpy as np
 import torch
 
 from pipelines.colorspace import delta_e_2000, lab_to_rgb, rgb_to_lab
-from pipelines.grade import MAX_GAIN, Grade, LabGaussian, transfer_matrix
+from pipelines.grade import (
+    MAX_GAIN,
+    VISIBLE_NOISE,
+    Grade,
+    LabGaussian,
+    noise_level,
+    pixel_sample,
+    transfer_matrix,
+)
 
 
 def _gaussian(frames: torch.Tensor) -> LabGaussian:
@@ -63,3 +71,47 @@ def test_flat_footage_gain_is_bounded():
     busy = LabGaussian(np.array([50.0, 0.0, 0.0]), np.diag([400.0, 300.0, 300.0]))
     singular = np.linalg.svd(transfer_matrix(flat, busy), compute_uv=False)
     assert singular.max() <= MAX_GAIN + 1e-9
+
+
+def test_clean_footage_may_take_more_gain_than_grainy_footage():
+    """The bound is the footage's noise, amplified, at a just-noticeable difference: clean
+    footage may go past MAX_GAIN, grainy footage may not, and no noise ends up visible."""
+    flat = LabGaussian(np.array([50.0, 0.0, 0.0]), np.diag([100.0, 2.0, 2.0]))
+    vivid = LabGaussian(np.array([50.0, 0.0, 0.0]), np.diag([100.0, 400.0, 600.0]))
+    clean, grainy = np.array([0.2, 0.2, 0.2]), np.array([0.2, 2.0, 2.0])
+
+    _, s_clean, vt = np.linalg.svd(transfer_matrix(flat, vivid, clean))
+    assert s_clean.max() > 2 * MAX_GAIN
+    amplified = s_clean * np.sqrt(np.square(vt) @ np.square(clean))
+    assert amplified.max() <= VISIBLE_NOISE + 1e-9
+    assert np.linalg.svd(transfer_matrix(flat, vivid, grainy), compute_uv=False).max() <= (
+        MAX_GAIN + 1e-9
+    )
+
+
+def _lab_jacobian_at(rgb: list[float]) -> np.ndarray:
+    centre = torch.tensor(rgb, dtype=torch.float64)
+    return torch.autograd.functional.jacobian(rgb_to_lab, centre).numpy()
+
+
+def test_noise_level_measures_known_grain_and_not_smooth_content():
+    rng = np.random.default_rng(3)
+    sigma = 3.0  # 8-bit codes, independent per channel
+    grainy = np.clip(np.round(128 + sigma * rng.standard_normal((4, 200, 300, 3))), 0, 255)
+    expected = np.sqrt(np.square(_lab_jacobian_at([128 / 255] * 3)).sum(axis=1)) * sigma / 255
+    measured = noise_level(grainy.astype(np.uint8))
+    assert np.allclose(measured, expected, rtol=0.1), (measured, expected)
+
+    # A smooth gradient has no noise: what is left is the 8-bit rounding, a tenth of the above.
+    ramp = np.linspace(40, 220, 300)[None, None, :, None] * np.array([1.0, 0.8, 0.6])
+    smooth = np.broadcast_to(np.round(ramp), (4, 200, 300, 3)).astype(np.uint8)
+    assert noise_level(smooth).max() < 0.25 * expected.min()
+
+
+def test_pixel_sample_is_seeded_and_not_one_column_set():
+    pixels = np.arange(320 * 100 * 3, dtype=np.float64).reshape(-1, 3)
+    first, again = pixel_sample(pixels, 4000), pixel_sample(pixels, 4000)
+    assert np.array_equal(first, again) and len(first) == 4000
+    columns = (first[:, 0] // 3).astype(int) % 320
+    # A stride of 8 would keep 40 of the 320 columns; a random draw keeps almost all.
+    assert len(np.unique(columns)) > 300

