@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
             _print(console, table)
         console.print(f"[dim]{task}: {time.perf_counter() - start:.1f} s[/dim]\n")
         tables.extend(produced)
+    if tables:
+        speed = speed_table(tables)
+        _print(console, speed)
+        tables.append(speed)
     goals = [(t.task, text, met) for t in tables for text, met in t.goals.items()]
     missed = [(task, text) for task, text, met in goals if not met]
     console.print(f"goals met: {len(goals) - len(missed)} of {len(goals)}")
@@ -53,6 +57,38 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as out:
             json.dump([t.__dict__ for t in tables], out, indent=1, default=str)
     return 0
+
+
+def speed_table(tables: list[Table]) -> Table:
+    """Seconds per task and engine, beside ours, with the issue's speed goal per task: our
+    quality must not come from being slower than the peers. Engines marked ``(ref)`` are
+    yardsticks, not peers the goal names."""
+    speed = Table("speed", "seconds each engine took per task (same inputs, same run)",
+                  ["task", "engine", "seconds", "× ours"])  # fmt: skip
+    totals: dict[str, dict[str, float]] = {}
+    for table in tables:
+        for engine, seconds in table.times.items():
+            task = totals.setdefault(table.task, {})
+            task[engine] = task.get(engine, 0.0) + seconds
+    for task, engines in totals.items():
+        ours = engines.get("ours")
+        for engine, seconds in engines.items():
+            ratio = seconds / ours if ours else None
+            speed.add(task, engine, seconds, None if engine == "ours" else ratio)
+        peers = {e: s for e, s in engines.items() if e != "ours" and "(ref)" not in e}
+        if ours is None or not peers:
+            continue
+        faster = [e for e, s in peers.items() if s < ours]
+        speed.goal(
+            f"{task}: ours ({ours:.1f} s) no slower than any peer"
+            + (f" (slower than {', '.join(faster)})" if faster else ""),
+            not faster,
+        )
+    speed.notes.append(
+        "ours includes everything the engine does for the task (decoding included where the "
+        "engine decodes); a peer's, what its rows time (see each task's notes)"
+    )
+    return speed
 
 
 def _print(console: Console, table: Table) -> None:

@@ -129,6 +129,7 @@ def run(ctx: Context) -> list[Table]:
             alt = ", ".join(f"{t:.1f}" for t in found.alternatives) or None
             table.add(case.name, case.group, engine, f, found.tempo, case.tempo, a1, a2, alt,
                       found.confidence, found.seconds)  # fmt: skip
+            table.time(engine, found.seconds)
 
     def ours(group: str) -> list[dict]:
         return [s for (_, e), s in scores.items() if e == "ours" and s["case"].group == group]
@@ -231,6 +232,7 @@ def no_beat_table(ctx: Context, backend) -> Table:
         for engine, found in runs.items():
             table.add(name, engine, len(found.beats), found.tempo, found.confidence,
                       found.error, found.seconds)  # fmt: skip
+            table.time(engine, found.seconds)
         mine = runs["ours"]
         ok &= (
             mine.error is None and len(mine.beats) == 0 and mine.tempo is None

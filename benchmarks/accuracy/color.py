@@ -165,6 +165,8 @@ def _transfer_table(ctx: Context, backend) -> Table:
         scores = transfer_scores(footage, template, shots, limit, backend)
         for engine, (de, cov, flicker, seconds) in scores.items():
             table.add(name, engine, de, cov, flicker, seconds)
+            if engine != FULL_SIZE:
+                table.time(engine, seconds)
         ours = scores.pop("ours")
         scores.pop(FULL_SIZE)
         beaten = [e for e, s in scores.items() if s[0] < ours[0] or s[1] < ours[1]]

@@ -38,6 +38,8 @@ class Table:
     notes: list[str] = field(default_factory=list)
     # Goals this table checks, each "text" -> met? (printed under the table, summed at the end)
     goals: dict[str, bool] = field(default_factory=dict)
+    # Seconds each engine took on this table's inputs, summed (the speed table reads these)
+    times: dict[str, float] = field(default_factory=dict)
 
     def add(self, *values: Any) -> None:
         if len(values) != len(self.columns):
@@ -46,6 +48,11 @@ class Table:
 
     def goal(self, text: str, met: bool) -> None:
         self.goals[text] = bool(met)
+
+    def time(self, engine: str, seconds: float | None) -> None:
+        """Count ``seconds`` to ``engine``'s time on this task (None: not measured)."""
+        if seconds is not None:
+            self.times[engine] = self.times.get(engine, 0.0) + float(seconds)
 
 
 def default_context(quick: bool = False) -> Context:

@@ -88,6 +88,7 @@ def run(ctx: Context) -> list[Table]:
         score = totals[engine]
         table.add("all files", "", score.tp + score.fn, engine, score.precision, score.recall,
                   score.f1, score.fp, seconds[engine])  # fmt: skip
+        table.time(engine, seconds[engine])
     for relative, *_, source in CORPUS:
         table.notes.append(f"{relative}: {source}")
     table.goal(f"F1 >= 0.98 over all cut ground truth (ours {totals['ours'].f1:.3f})",

@@ -106,9 +106,11 @@ def run(ctx: Context) -> list[Table]:
             case.name, "clipzy", motion["dominant_camera_motion"], right, direction, right_dir,
             motion["mean_intensity"], result.confidence, seconds,
         )  # fmt: skip
+        clips.time("ours", seconds)
         flow[case.name], seconds = timed(farneback_speed, path)
         clips.add(case.name, "farneback (ref)", None, None, None, None, flow[case.name], None,
                   seconds)  # fmt: skip
+        clips.time("farneback (ref)", seconds)
     clips.notes.append(
         "intensity: ours is mean_intensity (0-1); farneback's is mean flow per second in frame "
         "widths, a yardstick for the order only"

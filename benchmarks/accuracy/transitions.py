@@ -70,6 +70,7 @@ def run(ctx: Context) -> list[Table]:
         score = peers.score_transitions(mine.events, truths)
         table.add(name, kind, len(truths), "ours", score.recall, score.type_accuracy,
                   score.located_share, mine.seconds)  # fmt: skip
+        table.time("ours", mine.seconds)
         if core:
             goal_total += score
             located["ours"] += score
@@ -83,6 +84,7 @@ def run(ctx: Context) -> list[Table]:
             theirs = peers.score_located(found.cuts, truths)
             table.add(name, kind, len(truths), peer, None, None, theirs.located_share,
                       found.seconds)  # fmt: skip
+            table.time(peer, found.seconds)
             if core:
                 located[peer] += theirs
             if is_fade:

@@ -190,6 +190,19 @@ def _gated_short_term(short_power: np.ndarray) -> np.ndarray:
     return loud[above & (loud > threshold)]
 
 
+def block_powers(samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Channel-weighted K-filtered mean square of every 400 ms block and 3 s short-term
+    window (100 ms apart) of float ``samples`` [channels, n]: both lengths are whole
+    segments, so both come from one pass of per-segment energies."""
+    sos = k_weighting(rate)
+    bounds = _segment_bounds(samples.shape[1], rate)
+    energy = np.stack([_segment_energy(x, sos, bounds) for x in samples])
+    weights = channel_weights(samples.shape[0])[:, None]
+    blocks = (weights * _windowed(energy, bounds, BLOCK_SEGMENTS)).sum(axis=0)
+    short = (weights * _windowed(energy, bounds, SHORT_TERM_SEGMENTS)).sum(axis=0)
+    return blocks, short
+
+
 def true_peak(samples: np.ndarray, rate: int) -> float:
     """Largest magnitude of the oversampled signal, linear (BS.1770-4 Annex 2)."""
     factor = 4 if rate <= 48000 else 2 if rate <= 96000 else 1
@@ -263,13 +276,7 @@ class LoudnessAnalyzer(AudioAnalyzer):
         rate = int(audio.sample_rate)
         channels = samples.shape[0]
 
-        # Gated loudness from per-segment energies: both block lengths are whole segments.
-        sos = k_weighting(rate)
-        bounds = _segment_bounds(samples.shape[1], rate)
-        energy = np.stack([_segment_energy(x, sos, bounds) for x in samples])
-        weights = channel_weights(channels)[:, None]
-        blocks = (weights * _windowed(energy, bounds, BLOCK_SEGMENTS)).sum(axis=0)
-        short = (weights * _windowed(energy, bounds, SHORT_TERM_SEGMENTS)).sum(axis=0)
+        blocks, short = block_powers(samples, rate)
         integrated = integrated_loudness(blocks) if len(blocks) else None
         gated_short = _gated_short_term(short) if len(short) else np.zeros(0)
         lra = None
