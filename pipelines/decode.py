@@ -61,9 +61,23 @@ _MATRICES = {
 # BT.2020 to BT.709 primaries, then Mobius's curve: linear up to the knee, so what an SDR
 # grade could show keeps its colour, and only the highlights above it are compressed.
 _TONE_MAP = (
-    "zscale=t=linear:npl=203,format=gbrpf32le,zscale=p=bt709,"
+    "zscale={stated}t=linear:npl=203,format=gbrpf32le,zscale=p=bt709,"
     "tonemap=tonemap=mobius:desat=0,zscale=t=bt709:m=bt709:r=full,format=gbrp"
 )
+
+
+def _tone_map(info: MediaInfo) -> str:
+    """The tone-mapping chain, told what the stream leaves unstated: an HDR stream tagged
+    with only its transfer is BT.2020 (HDR10 and HLG always are), and zscale refuses to
+    convert from primaries or a matrix it is not told."""
+    stated = ""
+    if not info.color_primaries:
+        stated += "pin=bt2020:p=bt2020:"  # and say so on the way out, or the next step asks
+    if not info.color_space:
+        stated += "min=bt2020nc:"
+    return _TONE_MAP.format(stated=stated)
+
+
 _SHOWINFO = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(\S+)\s+pts_time:(\S+)")
 _DECODE_ERROR = "Error while decoding stream"
 
@@ -157,7 +171,7 @@ def _to_rgb(info: MediaInfo, size: tuple[int, int], scaler: str) -> str:
     if needs_scaling(info, size):
         scale = f"scale={width}:{height}:flags={scaler}+accurate_rnd+full_chroma_int"
     if info.hdr:
-        return ",".join(filter(None, [scale, _TONE_MAP, "format=rgb24"]))
+        return ",".join(filter(None, [scale, _tone_map(info), "format=rgb24"]))
     matrix = _MATRICES.get(info.color_space or "")
     if matrix is None:
         hd = info.coded_width >= 1280 or info.coded_height >= 720

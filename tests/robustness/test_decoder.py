@@ -199,11 +199,15 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 PATCHES = ["0xb03020", "0x30a040", "0x3040b0", "0x808080"]  # red, green, blue, mid grey
 
 
+@pytest.mark.parametrize("tags", ["all tags", "transfer only"])
 @pytest.mark.parametrize("transfer", ["smpte2084", "arib-std-b67"])
-def test_hdr_is_tone_mapped_before_colour_statistics(transfer: str, tmp_path: Path) -> None:
+def test_hdr_is_tone_mapped_before_colour_statistics(
+    transfer: str, tags: str, tmp_path: Path
+) -> None:
     """BT.709 patches carried in a BT.2020 PQ or HLG stream, SDR white at HDR reference white
     (203 cd/m2, BT.2408), come back as they were, grey neutral; read as if SDR (no transfer
-    or primaries conversion) they lose a third of their chroma or more."""
+    or primaries conversion) they lose a third of their chroma or more. A stream that states
+    only its transfer (no primaries, no matrix) is read as the BT.2020 it is."""
     inputs, pads = [], []
     for i, colour in enumerate(PATCHES):
         inputs += ["-f", "lavfi", "-i", f"color=c={colour}:s=80x80:r=25:d=0.4"]
@@ -218,8 +222,14 @@ def test_hdr_is_tone_mapped_before_colour_statistics(transfer: str, tmp_path: Pa
            "-x265-params", f"log-level=error:colorprim=bt2020:transfer={transfer}:"
            "colormatrix=bt2020nc", "-color_trc", transfer, "-color_primaries", "bt2020",
            "-colorspace", "bt2020nc", str(path))  # fmt: skip
+    if tags == "transfer only":  # primaries and matrix set to "unspecified" in the bitstream
+        path = path.rename(path.with_name("tagged.mp4")).with_name(path.name)
+        ffmpeg("-i", str(path.with_name("tagged.mp4")), "-c", "copy", "-bsf:v",
+               "hevc_metadata=colour_primaries=2:matrix_coefficients=2", str(path))  # fmt: skip
     info = probe(path)
     assert info.hdr
+    if tags == "transfer only":
+        assert info.color_primaries is None and info.color_space is None
     frame = VideoSource(info).get([2])[0]
     naive = subprocess.run(
         ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
