@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.errors import CorruptMediaError, DecodeError, MediaTimeoutError
-from pipelines.ingest import MediaInfo
+from pipelines.ingest import MediaInfo, read_packets
 
 logger = logging.getLogger(__name__)
 
@@ -300,41 +300,9 @@ class _FrameStream:
 
 
 def _frame_index(info: MediaInfo, stall_s: float) -> np.ndarray:
-    """Presentation time of every video packet, in the file's timeline, in display order.
-
-    ffprobe only demuxes (no decoding); its output is read as it comes, so a long file takes
-    as long as it needs while a stream that stops arriving fails after ``stall_s``.
-    """
-    cmd = [
-        "ffprobe", "-v", "error", "-select_streams", "v:0",
-        "-show_entries", "packet=pts_time,dts_time,flags", "-of", "csv=p=0", info.path,
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        bufsize=0,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    out = bytearray()
-    try:
-        while True:
-            ready, _, _ = select.select([proc.stdout], [], [], stall_s)
-            if not ready:
-                raise MediaTimeoutError(
-                    f"{Path(info.path).name}: reading its frame index stalled for {stall_s:g} "
-                    "s; the file is damaged or its stream never ends"
-                )
-            piece = proc.stdout.read(1 << 16)
-            if not piece:
-                break
-            out += piece
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stdout.close()
+    """Presentation time of every video packet, in the file's timeline, in display order."""
     stamps = []
-    for line in out.decode(errors="replace").splitlines():
-        fields = line.strip().split(",")
+    for fields in read_packets(info.path, "pts_time,dts_time,flags", stall_s):
         if len(fields) < 3 or "D" in fields[2]:
             continue  # a packet the demuxer marks to discard (outside an edit list)
         for value in fields[:2]:

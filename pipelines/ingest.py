@@ -33,6 +33,7 @@ import json
 import logging
 import math
 import re
+import select
 import struct
 import subprocess
 from dataclasses import asdict, dataclass
@@ -450,22 +451,48 @@ def _duration(fmt: dict, video: dict) -> float | None:
     return None
 
 
+def read_packets(
+    path: str | Path, entries: str, stall_s: float, stream: str = "v:0"
+) -> list[list[str]]:
+    """ffprobe's ``entries`` (e.g. ``pts_time,dts_time,flags``) of every packet of
+    ``stream``, as CSV fields, read as they come: headers only, no decoding, so a long file
+    takes as long as it needs, while a stream that stops arriving fails after ``stall_s``."""
+    path = Path(path)
+    cmd = [
+        "ffprobe", "-v", "error", "-select_streams", stream,
+        "-show_entries", f"packet={entries}", "-of", "csv=p=0", str(path),
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        bufsize=0,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    out = bytearray()
+    try:
+        while True:
+            ready, _, _ = select.select([proc.stdout], [], [], stall_s)
+            if not ready:
+                raise MediaTimeoutError(
+                    f"{path.name}: reading its packets stalled for {stall_s:g} s; the file is "
+                    "damaged or its stream never ends"
+                )
+            piece = proc.stdout.read(1 << 16)
+            if not piece:
+                break
+            out += piece
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    return [line.strip().split(",") for line in out.decode(errors="replace").splitlines()]
+
+
 def _duration_from_packets(path: Path, video: dict) -> float | None:
     """The video stream's span from its packets' timestamps (headers only, no decoding)."""
-    cmd = [
-        "ffprobe", "-v", "error", "-select_streams", str(video.get("index", "v:0")),
-        "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", str(path),
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(cmd, capture_output=True, timeout=PROBE_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise MediaTimeoutError(
-            f"{path.name}: reading its packets took over {PROBE_TIMEOUT_S} s; the file is "
-            "probably damaged"
-        ) from exc
+    stream = str(video.get("index", "v:0"))
     starts, ends = [], []
-    for line in done.stdout.decode(errors="replace").splitlines():
-        fields = line.strip().split(",")
+    for fields in read_packets(path, "pts_time,duration_time", PROBE_TIMEOUT_S, stream):
         try:
             pts = float(fields[0])
         except (ValueError, IndexError):
