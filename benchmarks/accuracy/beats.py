@@ -35,7 +35,6 @@ from benchmarks.accuracy.common import Context, Table
 from pipelines.inference import get_backend
 
 RATE = 48000  # decode_audio's rate
-PEER_RATE = 22050  # librosa.load's default
 LOW_CONFIDENCE = 0.5  # the goal for "no beat": beat_confidence below this
 UNSURE = 0.85  # a tempo a level off the truth must come with a confidence below this
 
@@ -98,10 +97,10 @@ def generated_cases(ctx: Context) -> list[Case]:
 
 def run_case(case: Case, backend) -> tuple[dict[str, sa.BeatRun], float]:
     """Each engine's run on one input, and the input's duration in seconds."""
+    # Both engines get the samples the service decodes (48 kHz); each resamples for itself.
     ours_audio = sa.read_audio(case.path, RATE, case.seconds)
-    peer_audio = sa.read_audio(case.path, PEER_RATE, case.seconds).mean(axis=0)
     runs = {"ours": sa.ours_rhythm(ours_audio, RATE, backend),
-            "librosa": sa.librosa_beats(peer_audio, PEER_RATE)}  # fmt: skip
+            "librosa": sa.librosa_beats(ours_audio.mean(axis=0), RATE)}  # fmt: skip
     return runs, ours_audio.shape[1] / RATE
 
 
@@ -225,9 +224,7 @@ def no_beat_table(ctx: Context, backend) -> Table:
     for name, samples in inputs.items():
         runs = {
             "ours": sa.ours_rhythm(samples, RATE, backend),
-            "librosa": sa.librosa_beats(
-                None if samples is None else _to_peer_rate(samples.mean(axis=0)), PEER_RATE
-            ),
+            "librosa": sa.librosa_beats(None if samples is None else samples.mean(axis=0), RATE),
         }
         for engine, found in runs.items():
             table.add(name, engine, len(found.beats), found.tempo, found.confidence,
@@ -255,9 +252,3 @@ def _decoded(video: Path) -> np.ndarray | None:
 
     track = decode_audio(probe(video))
     return None if track is None else track.samples
-
-
-def _to_peer_rate(mono: np.ndarray) -> np.ndarray:
-    from scipy import signal
-
-    return signal.resample_poly(mono, 147, 320).astype(np.float32)  # 48 kHz → 22.05 kHz

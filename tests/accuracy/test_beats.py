@@ -28,7 +28,6 @@ from pipelines.inference import InProcessBackend
 
 REPO = Path(__file__).resolve().parents[2]
 RATE = 48000  # decode_audio's rate
-PEER_RATE = 22050  # librosa.load's default
 UNSURE = 0.85
 LOW_CONFIDENCE = 0.5
 
@@ -52,11 +51,11 @@ def drums(tmp_path_factory: pytest.TempPathFactory) -> dict[str, sa.DrumCase]:
 
 
 def both(path: Path, backend: InProcessBackend) -> tuple[sa.BeatRun, sa.BeatRun, float]:
+    # Both get the samples the service decodes; librosa resamples them for itself.
     ours_audio = sa.read_audio(path, RATE)
-    peer = sa.read_audio(path, PEER_RATE).mean(axis=0)
     ours = sa.ours_rhythm(ours_audio, RATE, backend)
     assert ours.error is None, ours.error
-    return ours, sa.librosa_beats(peer, PEER_RATE), ours_audio.shape[1] / RATE
+    return ours, sa.librosa_beats(ours_audio.mean(axis=0), RATE), ours_audio.shape[1] / RATE
 
 
 def check(ours, peer, duration, beats, bpm, f_goal: float) -> None:
@@ -143,13 +142,13 @@ REFERENCE = {  # (file, seconds of it, the peer's tempo; None: librosa's, run he
 @pytest.mark.parametrize("name", list(REFERENCE))
 def test_tempo_of_the_reference_rows(corpus: Path, backend, name: str) -> None:
     seconds, bpm = REFERENCE[name]
+    audio = sa.read_audio(corpus / name, RATE, seconds)
     if bpm is None:
-        peer = sa.librosa_beats(sa.read_audio(corpus / name, PEER_RATE, seconds).mean(axis=0),
-                                PEER_RATE)  # fmt: skip
+        peer = sa.librosa_beats(audio.mean(axis=0), RATE)
         assert peer.error is None and peer.tempo is not None, peer.error
         bpm = peer.tempo
 
-    ours = sa.ours_rhythm(sa.read_audio(corpus / name, RATE, seconds), RATE, backend)
+    ours = sa.ours_rhythm(audio, RATE, backend)
 
     assert sa.acc1(ours.tempo, bpm), f"tempo {ours.tempo} vs {bpm}"
 

@@ -19,6 +19,7 @@ from scipy import signal
 from support.media import ffmpeg
 
 RATE = 44100
+LIBROSA_RATE = 22050  # librosa.load's default, the rate beat_track is tuned for
 
 # Drum patterns, one bar of 4/4 in beats (0 = the downbeat). "swing" delays every off-beat
 # eighth to two thirds of the beat; "syncopated" puts kicks off the beat and leaves beat 3
@@ -321,7 +322,11 @@ _LIBROSA_WARM = False
 
 
 def librosa_beats(mono: np.ndarray | None, rate: int) -> BeatRun:
-    """librosa.beat.beat_track at its defaults (its tempo is librosa.feature.tempo's)."""
+    """librosa.beat.beat_track at its defaults (its tempo is librosa.feature.tempo's).
+
+    Audio at another rate is first brought to librosa's 22.05 kHz by ``librosa.resample``
+    (its default, soxr), inside the timing: given the samples our engine is given, each
+    engine's time includes its own resampling."""
     import time
 
     import librosa
@@ -334,8 +339,10 @@ def librosa_beats(mono: np.ndarray | None, rate: int) -> BeatRun:
         return BeatRun(np.zeros(0), None, None, [], 0.0, "no audio to give it")
     start = time.perf_counter()
     try:
-        tempo, beats = librosa.beat.beat_track(y=np.asarray(mono, np.float32), sr=rate,
-                                               units="time")  # fmt: skip
+        y = np.asarray(mono, np.float32)
+        if rate != LIBROSA_RATE:
+            y = librosa.resample(y, orig_sr=rate, target_sr=LIBROSA_RATE)
+        tempo, beats = librosa.beat.beat_track(y=y, sr=LIBROSA_RATE, units="time")
     except Exception as exc:
         return BeatRun(np.zeros(0), None, None, [], time.perf_counter() - start, repr(exc))
     bpm = float(np.atleast_1d(tempo)[0])
