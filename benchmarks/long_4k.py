@@ -4,9 +4,10 @@
 
 Makes (or reuses) a 3840x2160, 30 fps H.264 clip with a tone, then runs each row in a fresh
 process and samples the memory of that process and every process it starts (our decoder is
-an ffmpeg child) every 20 ms. Rows: our decoder alone at the analysis size, decord (the
-decoder this engine used before) reading the same frames in the same chunks, and the whole
-template analysis (decode, every analyzer, the Style DNA).
+an ffmpeg child) every 20 ms. Rows: our decoder alone at the analysis size, the same with
+the point samples the colour statistics read (what the analysis decodes), decord (the decoder
+this engine used before) reading the same frames in the same chunks, and the whole template
+analysis (decode, every analyzer, the Style DNA).
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ from pipelines.decode import VideoSource, analysis_size
 from pipelines.ingest import probe
 info = probe(CLIP)
 n = sum(len(c.frames) for c in VideoSource(info, analysis_size(info, 320)).chunks())
+""",
+    "ours: decode with point samples (as the analysis reads)": """
+from pipelines.decode import VideoSource, analysis_size
+from pipelines.ingest import probe
+info = probe(CLIP)
+source = VideoSource(info, analysis_size(info, 320), points=True)
+n = sum(len(c.frames) for c in source.chunks())
 """,
     "decord: decode (same size, same chunks)": """
 import decord

@@ -71,11 +71,22 @@ def test_analysis_frames_keep_the_full_pictures_colour_mean(tmp_path: Path) -> N
     assert VideoSource(info).get([0])[0].reshape(-1, 3).std(axis=0).max() > 50
 
 
-def test_point_samples_keep_the_full_pictures_spread(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("size", "tolerance"),
+    [
+        ("1280x720", 0.02),
+        # Above 1080p the stored chroma samples are picked, not interpolated to every pixel:
+        # pure per-pixel chroma noise, the worst case for that, reads 14 % wide.
+        ("2560x1440", 0.16),
+    ],
+)
+def test_point_samples_keep_the_full_pictures_spread(
+    size: str, tolerance: float, tmp_path: Path
+) -> None:
     """Beside the area-scaled frames, the point samples: the full-size picture's colour
     distribution (grain and texture included), which area averaging narrows."""
     path = tmp_path / "grain.mp4"
-    ffmpeg("-f", "lavfi", "-i", "color=c=0x8a6a5a:s=1280x720:r=25:d=0.4", "-vf",
+    ffmpeg("-f", "lavfi", "-i", f"color=c=0x8a6a5a:s={size}:r=25:d=0.4", "-vf",
            "noise=alls=20:allf=t,format=yuv420p", "-c:v", "libx264", "-crf", "8",
            str(path))  # fmt: skip
     info = probe(path)
@@ -85,7 +96,7 @@ def test_point_samples_keep_the_full_pictures_spread(tmp_path: Path) -> None:
     points = chunk.pixels[[0, 3]].reshape(-1, 3).astype(float)
     area = chunk.frames[[0, 3]].reshape(-1, 3).astype(float)
 
-    assert np.abs(points.std(axis=0) / full.std(axis=0) - 1).max() < 0.02
+    assert np.abs(points.std(axis=0) / full.std(axis=0) - 1).max() < tolerance
     assert np.abs(points.mean(axis=0) - full.mean(axis=0)).max() < 1.0
     # And averaging really narrows it here: the test could tell the two apart.
     assert (area.std(axis=0) / full.std(axis=0)).max() < 0.7
