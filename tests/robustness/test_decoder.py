@@ -210,6 +210,36 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 PATCHES = ["0xb03020", "0x30a040", "0x3040b0", "0x808080"]  # red, green, blue, mid grey
 
 
+def test_hdr_point_samples_are_tone_mapped_like_the_frames(tmp_path: Path) -> None:
+    """The point samples take their own path through the filters (chroma upsampled first):
+    HDR there is tone-mapped too, to the frames' colours on flat patches."""
+    inputs, pads = [], []
+    for i, colour in enumerate(PATCHES):
+        inputs += ["-f", "lavfi", "-i", f"color=c={colour}:s=320x720:r=25:d=0.2"]
+        pads.append(f"[{i}:v]")
+    to_hdr = (
+        f"{''.join(pads)}hstack=inputs={len(PATCHES)},format=gbrp,"
+        "zscale=tin=bt709:min=gbr:pin=bt709:rin=full:t=smpte2084:p=bt2020:m=bt2020nc:"
+        "r=limited:npl=203,format=yuv420p10le"
+    )
+    path = tmp_path / "hdr_wide.mp4"
+    ffmpeg(*inputs, "-filter_complex", to_hdr, "-c:v", "libx265", "-pix_fmt", "yuv420p10le",
+           "-x265-params", "log-level=error:colorprim=bt2020:transfer=smpte2084:"
+           "colormatrix=bt2020nc", "-color_trc", "smpte2084", "-color_primaries", "bt2020",
+           "-colorspace", "bt2020nc", str(path))  # fmt: skip
+    info = probe(path)
+    chunk = next(VideoSource(info, analysis_size(info, 320), points=True).chunks())
+    assert chunk.pixels is not None and chunk.pixels is not chunk.frames
+    for i in range(len(PATCHES)):  # the middle of each patch, away from its edges
+        inner = np.s_[:, 30:60, 80 * i + 20 : 80 * i + 60]
+        frames = chunk.frames[inner].reshape(-1, 3).mean(axis=0)
+        points = chunk.pixels[inner].reshape(-1, 3).mean(axis=0)
+        assert np.abs(points - frames).max() <= 2.0, (i, points, frames)
+    # And both are tone-mapped: the grey patch is the SDR grey it was made from.
+    grey = chunk.pixels[:, 30:60, 260:300].reshape(-1, 3).mean(axis=0)
+    assert np.abs(grey - 128).max() < 8, grey
+
+
 @pytest.mark.parametrize("tags", ["all tags", "transfer only"])
 @pytest.mark.parametrize("transfer", ["smpte2084", "arib-std-b67"])
 def test_hdr_is_tone_mapped_before_colour_statistics(
