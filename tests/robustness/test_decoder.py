@@ -339,7 +339,8 @@ def test_a_job_whose_decoder_hangs_fails_media_timeout(
     wrapper = bin_dir / "ffmpeg"
     wrapper.write_text(
         "#!/bin/sh\n"
-        f'case "$*" in *{hanging.name}*rawvideo*) exec sleep 300;; esac\n'
+        f'case "$*" in *{hanging.name}*rawvideo*) echo $$ > {tmp_path}/hung.pid; '
+        "exec sleep 300;; esac\n"
         f'exec {real} "$@"\n'
     )
     wrapper.chmod(0o755)
@@ -355,8 +356,10 @@ def test_a_job_whose_decoder_hangs_fails_media_timeout(
     assert caught.value.code == "media_timeout"
     assert "1.5 s" in str(caught.value)
     assert time.monotonic() - began < 60
-    left = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True)
-    assert left.stdout.strip() == "", "a hung decoder was left running"
+    # The hung decoder itself, by its pid (not by name: any other "sleep" would match).
+    pid = int((tmp_path / "hung.pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
 
 
 @pytest.mark.parametrize(
