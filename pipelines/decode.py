@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -227,8 +228,15 @@ class _FrameStream:
         self.last_time: float | None = None
 
     def _read_log(self) -> None:
+        # This thread owns stderr: it reads to the end and closes it. Closing it from another
+        # thread while this one is inside a read is a race (the read raises on a closed file).
         assert self._proc.stderr is not None
-        for raw in self._proc.stderr:
+        with self._proc.stderr as log:
+            self._parse_log(log)
+        self._times.put(None)
+
+    def _parse_log(self, log: IO[bytes]) -> None:
+        for raw in log:
             line = raw.decode(errors="replace").rstrip()
             found = _SHOWINFO.search(line)
             if found:
@@ -241,7 +249,6 @@ class _FrameStream:
                     self.errors += 1
                 # ffmpeg names the file by its full path; a user is shown only its name.
                 self._log.append(line.replace(self.path, self.name).strip())
-        self._times.put(None)
 
     def _timeout(self, what: str) -> MediaTimeoutError:
         self.close()
@@ -302,10 +309,11 @@ class _FrameStream:
             self._proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=5)
-        for pipe in (self._proc.stdout, self._proc.stderr):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+        if self._proc.stdout is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdout.close()
+        # A dead ffmpeg leaves its stderr at end of file: the reader finishes and closes it.
+        self._reader.join(timeout=5)
 
 
 def _frame_index(info: MediaInfo, stall_s: float) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -19,6 +20,7 @@ import pytest
 import torch
 from support.media import ffmpeg
 
+from pipelines import decode
 from pipelines.colorspace import rgb_to_lab
 from pipelines.decode import VideoSource, _FrameStream, analysis_size
 from pipelines.errors import MediaTimeoutError
@@ -149,6 +151,32 @@ def test_variable_frame_rate_frames_are_found_by_their_timestamps(tmp_path: Path
         frame = source.frame_at(t)
         shown = source.times_s[source.index_at(t)]
         assert frame[..., 1].mean() == pytest.approx(_grey(shown), abs=1.0), t
+
+
+def test_closing_a_decoder_mid_stream_leaves_no_reader_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the decoder while its log reader is inside a read (a damaged file is refused
+    after its first frames, with ffmpeg still writing) must end the reader quietly, its pipe
+    closed by the reader itself, never by the thread that closes the decoder."""
+    info = probe(_numbered(tmp_path / "numbered.mp4"))
+    failures: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: failures.append(args.exc_value))
+    pattern = decode._SHOWINFO
+
+    class SlowPattern:  # a reader behind the decoder, as on a loaded machine
+        def search(self, line: str) -> re.Match[str] | None:
+            time.sleep(0.005)
+            return pattern.search(line)
+
+    monkeypatch.setattr(decode, "_SHOWINFO", SlowPattern())
+    for _ in range(5):
+        stream = _FrameStream(info, (160, 120), None, stall_s=5.0)
+        assert stream.next() is not None
+        stream.close()
+        assert not stream._reader.is_alive()
+        assert stream._proc.stderr is not None and stream._proc.stderr.closed
+    assert failures == []
 
 
 def _stalling_fifo(tmp_path: Path, stop: threading.Event) -> Path:
