@@ -17,10 +17,9 @@ confidence; a clear, steady beat at an unambiguous level scores above 0.85.
 from __future__ import annotations
 
 import logging
-from math import gcd
 
 import numpy as np
-from scipy import signal
+import soxr
 
 from pipelines.analyzers.base import AnalyzerResult, AudioAnalyzer
 from pipelines.decode import AudioTrack
@@ -79,10 +78,11 @@ class BeatAnalyzer(AudioAnalyzer):
 
 
 def _to_model_rate(mono: np.ndarray, rate: int) -> np.ndarray:
-    mono = np.nan_to_num(np.asarray(mono, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    mono = np.asarray(mono, dtype=np.float32)
+    if not np.isfinite(mono).all():  # checked first: the check costs a seventh of the repair
+        mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
     if rate != MODEL_RATE:
-        g = gcd(int(rate), MODEL_RATE)
-        mono = signal.resample_poly(mono, MODEL_RATE // g, int(rate) // g)
+        mono = soxr.resample(mono, int(rate), MODEL_RATE, quality="HQ")
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
