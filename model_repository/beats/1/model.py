@@ -85,7 +85,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import soxr
-from scipy import fft, ndimage, signal
+import torch
+from scipy import ndimage, signal
 
 from pipelines.triton_adapter import triton_python_model
 
@@ -168,10 +169,10 @@ _MEL = _mel_filterbank(MODEL_RATE, N_FFT, N_MELS, *MEL_RANGE_HZ)
 _MEL_CENTRES = _MEL.argmax(axis=1) * MODEL_RATE / N_FFT
 _LOW, _HIGH = SNARE_BAND_HZ
 _SNARE = (_MEL_CENTRES >= _LOW) & (_MEL_CENTRES < _HIGH)
-_WINDOW = signal.get_window("hann", N_FFT).astype(np.float32)
+_WINDOW = torch.from_numpy(signal.get_window("hann", N_FFT).astype(np.float32))
 # The filterbank with each weight twice, for a spectrum read as interleaved (re, im) floats:
 # squared in place and multiplied by this, it gives the mel powers without a power spectrum.
-_MEL_INTERLEAVED = np.ascontiguousarray(np.repeat(_MEL, 2, axis=1).T)
+_MEL_INTERLEAVED = torch.from_numpy(np.ascontiguousarray(np.repeat(_MEL, 2, axis=1).T))
 
 
 def onset_strength(y: np.ndarray) -> np.ndarray:
@@ -192,19 +193,17 @@ def onset_curves(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Mirrored at the ends, not zero-padded: the first frames then hold music like their
     # neighbours, so the clip's start is no false onset and a beat right at the start counts.
     padded = np.pad(y.astype(np.float32), (N_FFT // 2, N_FFT // 2), mode="reflect")
-    n_frames = 1 + (len(padded) - N_FFT) // HOP
-    frames = np.lib.stride_tricks.as_strided(
-        padded, shape=(n_frames, N_FFT), strides=(padded.strides[0] * HOP, padded.strides[0])
-    )
+    frames = torch.from_numpy(padded).unfold(0, N_FFT, HOP)  # a view: frame i at i * HOP
+    n_frames = len(frames)
     # In slices of frames, so a half-hour track never holds its whole spectrogram at once.
-    mel = np.empty((n_frames, N_MELS), dtype=np.float32)
-    for start in range(0, n_frames, STFT_SLICE):
-        # scipy's FFT keeps float32 (numpy's computes in float64): six times faster here.
-        spectrum = fft.rfft(frames[start : start + STFT_SLICE] * _WINDOW, axis=1)
-        parts = spectrum.view(np.float32)  # re, im, re, im, ...: squared where they lie
-        np.matmul(
-            np.square(parts, out=parts), _MEL_INTERLEAVED, out=mel[start : start + STFT_SLICE]
-        )
+    mel = torch.empty((n_frames, N_MELS), dtype=torch.float32)
+    with torch.inference_mode():
+        for start in range(0, n_frames, STFT_SLICE):
+            # torch's FFT (MKL, on every core) is 2.5 times faster here than scipy's.
+            spectrum = torch.fft.rfft(frames[start : start + STFT_SLICE] * _WINDOW, dim=1)
+            parts = torch.view_as_real(spectrum).square_().reshape(len(spectrum), -1)
+            torch.matmul(parts, _MEL_INTERLEAVED, out=mel[start : start + STFT_SLICE])
+    mel = mel.numpy()
     level = 10.0 * np.log10(np.maximum(mel, 1e-10))
     level = np.maximum(level, level.max() - TOP_DB)
     rise = np.zeros(n_frames, dtype=np.float64)
