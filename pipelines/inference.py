@@ -175,12 +175,31 @@ _backends: dict[tuple[str | None, str], InferenceBackend] = {}
 _backend_lock = threading.Lock()
 
 
+def resolve_device(name: str) -> str:
+    """The torch device a ``device`` setting names: ``auto`` is the first CUDA GPU where torch
+    sees one, else the CPU; a CUDA device that is not there is refused by name."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        index = int(name.partition(":")[2] or 0)
+        visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if index >= visible:
+            raise InferenceError(
+                f"device {name!r} was asked for (CLIPZY_DEVICE), but torch sees {visible} CUDA "
+                "device(s) here; use cpu or auto"
+            )
+    return name
+
+
 def get_backend(settings: Any = None) -> InferenceBackend:
     """The backend the settings choose (in-process unless Triton is set), one per choice."""
     from pipelines.settings import get_settings
 
     settings = settings or get_settings()
-    key = (settings.triton_url, str(settings.model_repository))
+    device = resolve_device(settings.device)
+    key = (settings.triton_url, str(settings.model_repository), device)
     with _backend_lock:
         if key not in _backends:
             if settings.triton_url:
@@ -188,5 +207,5 @@ def get_backend(settings: Any = None) -> InferenceBackend:
 
                 _backends[key] = TritonBackend(settings.triton_url)
             else:
-                _backends[key] = InProcessBackend(settings.model_repository)
+                _backends[key] = InProcessBackend(settings.model_repository, device=device)
         return _backends[key]

@@ -24,7 +24,7 @@ from pipelines.analyzers.picture import PictureAnalyzer
 from pipelines.apply import apply_style
 from pipelines.decode import STALL_TIMEOUT_S, VideoSource, analysis_size, decode_audio
 from pipelines.errors import InputError, JobCancelled
-from pipelines.inference import InferenceBackend, get_backend
+from pipelines.inference import InferenceBackend, get_backend, resolve_device
 from pipelines.ingest import MediaInfo, probe
 from pipelines.options import JobOptions
 from pipelines.settings import Settings, get_settings
@@ -165,7 +165,7 @@ def run_job(
     """Run ``request`` under ``settings`` (the environment's by default); raise a
     ``ClipzyError`` (``JobCancelled`` on cancellation)."""
     settings = settings or get_settings()
-    backend = backend or get_backend()
+    backend = backend or get_backend(settings)
     uses_template = request.style_dna is None
     if request.mode == "extract_apply" and not request.footage:
         raise InputError("an extract_apply job needs at least one footage clip")
@@ -205,8 +205,8 @@ def run_job(
     if request.mode == "extract_apply":
         output_path, plan = apply_style(
             document, footage, output_dir / "output.mp4", backend, request.options,
-            template=template, on_progress=progress, should_cancel=should_cancel,
-            stall_timeout_s=settings.decode_stall_s,
+            template=template, device=resolve_device(settings.device), on_progress=progress,
+            should_cancel=should_cancel, stall_timeout_s=settings.decode_stall_s,
         )  # fmt: skip
         rendered = round(plan.duration_s * plan.fps)
         (output_dir / "edit_plan.json").write_text(json.dumps(plan.to_dict(), indent=2))

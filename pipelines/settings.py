@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     triton_url: str | None = None
     webhook_secret: str | None = None
     model_repository: Path = REPOSITORY_ROOT / "model_repository"
+    device: str = Field(
+        "cpu",
+        pattern=r"^(cpu|auto|cuda(:\d+)?)$",
+        description="where the in-process models and the style transfer run: cpu, cuda, "
+        "cuda:N, or auto (a CUDA GPU where torch sees one, else the CPU)",
+    )
     max_duration_s: float = Field(1800.0, gt=0, description="longest accepted clip, seconds")
     analysis_width: int = Field(320, ge=64, le=1920, description="template analysis width, px")
     decode_stall_s: float = Field(
