@@ -94,6 +94,11 @@ DISSOLVE_MAX_STRAY = 0.5
 # side, and under JUMP_MAX_EDGES of its edges survive. Montage cuts stand out 10 to 90 times
 # on our clips; fast pans and a shaking camera at most 4 times.
 JUMP_MIN_CHANGE, JUMP_RATIO, JUMP_CONTEXT, JUMP_MAX_EDGES = 25.0, 8.0, 5, 0.5
+# A network transition longer than a cut is still a cut when one frame carries at least
+# ONE_STEP_SHARE of the thumbnail change over it (and JUMP_MIN_CHANGE levels): the picture
+# changed at once. A dissolve or fade spreads its change over its frames (a 4-frame one
+# puts about a quarter on each); a hard cut between generated shots measured 0.90.
+ONE_STEP_SHARE = 0.75
 # A cut is a flash when, within MAX_FLASH_FRAMES frames, the picture comes back to within
 # FLASH_RETURN of the jump into and out of the flash (16x9 luma grid, mean absolute change).
 MAX_FLASH_FRAMES, FLASH_RETURN = 3, 0.3
@@ -319,7 +324,7 @@ class CutAnalyzer(FrameAnalyzer):
         events: list[Transition] = [*wipes, *fades]
         doubts: list[float] = []
         for peak, start, end in _network_regions(single, many):
-            if end - start + 1 <= MAX_CUT_FRAMES:
+            if end - start + 1 <= MAX_CUT_FRAMES or _changes_at_once(change, start, end):
                 frame = start + int(np.argmax(change[start : min(n, end + 2)]))
                 if frame == 0 or any(e.start < frame <= e.end for e in wipes + fades):
                     continue
@@ -592,6 +597,14 @@ def _dissolve_extent(
     stray = float(np.sqrt((off[s - lo : e - lo + 1] ** 2).sum(axis=1).mean() / norm))
     logger.debug("cuts: dissolve %d..%d strays %.2f from a blend", s, e, stray)
     return s, e, stray
+
+
+def _changes_at_once(change: np.ndarray, start: int, end: int) -> bool:
+    """Whether the picture changes in one frame across frames ``start..end`` (and the frame
+    after, where a cut the network placed early lands)."""
+    steps = change[start : min(len(change), end + 2)]
+    biggest = float(steps.max()) if len(steps) else 0.0
+    return biggest >= JUMP_MIN_CHANGE and biggest >= ONE_STEP_SHARE * float(steps.sum())
 
 
 def _jump_cuts(

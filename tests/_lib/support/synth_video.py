@@ -45,10 +45,11 @@ SCENES = {
     "testsrc2": "testsrc2=s=320x180:r=25",
     "mandelbrot": "mandelbrot=s=320x180:r=25",
     "bars": "smptehdbars=s=320x180:r=25",
-    # life is random unless seeded: seeded, so every run cuts the same clip (see test_cuts).
+    # life, gradients and cellauto are random unless seeded: seeded, so every run cuts the
+    # same clip (see test_cuts; unseeded gradients and cells made lavfi_shots differ per run).
     "life": "life=s=320x180:r=25:mold=10:ratio=0.3:seed=1:death_color=#203040:life_color=#e0c080",
-    "gradients": "gradients=s=320x180:r=25:speed=0.02",
-    "cells": "cellauto=s=320x180:r=25:rule=110",
+    "gradients": "gradients=s=320x180:r=25:speed=0.02:seed=1",
+    "cells": "cellauto=s=320x180:r=25:rule=110:random_seed=1",
 }
 
 # Stretches of corpus files that are one shot each (by the corpus ground truth: testvideo
