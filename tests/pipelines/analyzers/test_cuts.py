@@ -533,3 +533,16 @@ def test_countdown_leader_sweep_is_not_a_wipe(corpus, analyze):
     result = analyze(corpus / "ffmpeg-python" / "in1.mp4")
     check_shape(result)
     assert result.sections["transitions"]["counts"]["wipe"] == 0
+
+
+def test_a_long_network_transition_whose_picture_changes_in_one_frame_is_a_cut():
+    """TransNetV2's all-frames head can run 4 frames over a hard cut (seen on generated shots,
+    one frame at 0.51): the thumbnail change decides. A dissolve spreads its change."""
+    from pipelines.analyzers.cuts import _changes_at_once
+
+    hard = np.array([0.0, 0.7, 0.8, 0.9, 62.5, 2.5, 2.6, 2.4])
+    assert _changes_at_once(hard, 1, 4)  # frames 1..4 and the one after carry 67.4; 62.5 at 4
+    dissolve = np.array([0.0, 1.0, 30.0, 32.0, 31.0, 30.0, 1.0])  # big steps, spread out
+    assert not _changes_at_once(dissolve, 2, 5)
+    faint = np.array([0.0, 0.1, 0.1, 20.0, 0.1, 0.1])  # one step, but under 25 levels
+    assert not _changes_at_once(faint, 1, 4)
