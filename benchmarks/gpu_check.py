@@ -180,14 +180,14 @@ def cuts_on_gpu(corpus: Path) -> list[Row]:
     the 2-core CPU misses by about ten times, where a GPU runs the network."""
     import scenedetect
 
-    from pipelines.analyzers.cuts import CutAnalyzer
+    from pipelines.analyzers.cuts import WINDOW, CutAnalyzer
     from pipelines.decode import VideoSource, analysis_size
     from pipelines.inference import InProcessBackend
     from pipelines.ingest import probe
 
     backends = {d: InProcessBackend(REPO / "model_repository", device=d) for d in ("cpu", "cuda")}
     for backend in backends.values():  # loaded and warm before any timing
-        backend.infer("shot_boundaries", {"FRAMES": np.zeros((1, 100, 27, 48, 3), np.uint8)})
+        backend.infer("shot_boundaries", {"FRAMES": np.zeros((1, WINDOW, 27, 48, 3), np.uint8)})
 
     def ours(path: Path, device: str) -> tuple[list[int], float]:
         start = time.perf_counter()

@@ -9,10 +9,14 @@ in all, so an hour at 30 fps costs some 35 MB).
 How it decides:
 
 - TransNetV2 (Souček & Lokoč, 2020) gives each frame two probabilities: that it is the
-  centre of a transition and that it lies anywhere inside one. It runs over 100-frame
-  windows stepping 50, the clip padded at both ends with copies of its edge frames, and only
-  the middle 50 predictions of each window are kept, as the network was trained. Windows go
-  to the model in batches of its ``max_batch_size`` as soon as a batch is full.
+  centre of a transition and that it lies anywhere inside one. It was trained on 100-frame
+  windows, of which its authors keep the middle 50 predictions, those with 25 frames of
+  context on each side. It is convolutional in time, so here it runs over 300-frame windows
+  stepping 250, the clip padded at both ends with copies of its edge frames, and all but the
+  first and last 25 predictions of each are kept: the same answers (within 0.1, each
+  transition peaking on the same frame) for 1.2 network passes a frame instead of 2. Windows
+  go to the model in batches of its ``max_batch_size`` as soon as a batch is full; the last
+  window is only as long as the frames left need, and at least 100.
 - A network transition one to three frames long is a hard ``cut``; its frame is the first
   frame of the new shot, the one whose thumbnail changed most. A change that keeps every
   edge of the picture in place (a lighting change, a recoloured title card) is not a new
@@ -62,10 +66,14 @@ logger = logging.getLogger(__name__)
 
 MODEL = "shot_boundaries"
 THUMB_H, THUMB_W = 27, 48
-WINDOW, STEP = 100, 50
-# The first and last 25 predictions of a window see too little context; the network was
-# trained to be read in the middle half only.
-CONTEXT = (WINDOW - STEP) // 2
+# The network was trained on 100-frame windows and is read, as its authors do, only where a
+# frame has at least CONTEXT frames on each side; the first and last CONTEXT predictions of a
+# window are dropped. It is convolutional in time, so a longer window gives the same answers
+# with more context, and drops the same 50 frames out of more: a window of WINDOW frames
+# keeps STEP of them, and costs 1.2 network passes a frame instead of 2.
+TRAINED_WINDOW, CONTEXT = 100, 25
+WINDOW = 300
+STEP = WINDOW - 2 * CONTEXT
 GRID_H, GRID_W = 9, 16  # 3x3 blocks of the thumbnail
 TRANSITION_TYPES = ("cut", "dissolve", "fade_in", "fade_out", "wipe")
 
@@ -213,10 +221,10 @@ class CutAnalyzer(FrameAnalyzer):
         self.fps = fps
         config = backend.config(MODEL)
         frames_spec = next((t for t in config.inputs if t.name == "FRAMES"), None)
-        if frames_spec is None or frames_spec.dims != (WINDOW, THUMB_H, THUMB_W, 3):
+        if frames_spec is None or frames_spec.dims != (-1, THUMB_H, THUMB_W, 3):
             got = None if frames_spec is None else list(frames_spec.dims)
             raise InferenceError(
-                f"{MODEL}: expected input FRAMES [{WINDOW}, {THUMB_H}, {THUMB_W}, 3], got {got}"
+                f"{MODEL}: expected input FRAMES [-1, {THUMB_H}, {THUMB_W}, 3], got {got}"
             )
         if config.max_batch_size < 1:
             raise InferenceError(f"{MODEL}: expected max_batch_size >= 1, got 0")
@@ -276,25 +284,37 @@ class CutAnalyzer(FrameAnalyzer):
         self._run_windows(final=False)
 
     def _run_windows(self, *, final: bool) -> None:
-        """Send every full batch of ready windows (all ready windows when ``final``)."""
+        """Send every full batch of ready windows; when ``final``, every ready window and then
+        one last window over what is left, as short as it can be."""
         assert self._pending is not None
         end = self._pending_start + len(self._pending)
         ready = max(0, (end - WINDOW) // STEP + 1 - self._next_window)
         todo = ready if final else ready - ready % self.max_batch
-        if todo == 0:
-            return
-        first = self._next_window * STEP - self._pending_start
-        windows = np.stack(
-            [self._pending[first + k * STEP : first + k * STEP + WINDOW] for k in range(todo)]
-        )
-        for part in batches(todo, self.max_batch):
-            out = self.backend.infer(MODEL, {"FRAMES": windows[part]})
-            self._single.append(_middle(out, "SINGLE_FRAME", len(windows[part])))
-            self._many.append(_middle(out, "MANY_HOT", len(windows[part])))
-        self._next_window += todo
-        keep_from = self._next_window * STEP - self._pending_start
-        self._pending = self._pending[keep_from:]
-        self._pending_start += keep_from
+        if todo:
+            first = self._next_window * STEP - self._pending_start
+            windows = np.stack(
+                [self._pending[first + k * STEP : first + k * STEP + WINDOW] for k in range(todo)]
+            )
+            for part in batches(todo, self.max_batch):
+                self._infer(windows[part])
+            self._next_window += todo
+            keep_from = self._next_window * STEP - self._pending_start
+            self._pending = self._pending[keep_from:]
+            self._pending_start += keep_from
+        if final and len(self._pending) > 2 * CONTEXT:
+            # The tail: its frames, their context, and copies of the last frame up to the
+            # length the network was trained on.
+            tail = self._pending
+            short = TRAINED_WINDOW - len(tail)
+            if short > 0:
+                tail = np.concatenate([tail, np.repeat(tail[-1:], short, axis=0)])
+            self._infer(tail[None])
+            self._pending = self._pending[:0]
+
+    def _infer(self, windows: np.ndarray) -> None:
+        out = self.backend.infer(MODEL, {"FRAMES": windows})
+        self._single.append(_middle(out, "SINGLE_FRAME", windows.shape[:2]))
+        self._many.append(_middle(out, "MANY_HOT", windows.shape[:2]))
 
     # Deciding.
 
@@ -303,8 +323,8 @@ class CutAnalyzer(FrameAnalyzer):
         if n == 0:
             return _result([], np.zeros(0), 0.0, 0.0)
         assert self._pending is not None and self._last_thumb is not None
-        pad = CONTEXT + STEP - (n % STEP or STEP)
-        self._pending = np.concatenate([self._pending, np.repeat(self._last_thumb[None], pad, 0)])
+        pad = np.repeat(self._last_thumb[None], CONTEXT, axis=0)
+        self._pending = np.concatenate([self._pending, pad])
         self._run_windows(final=True)
         self._pending = None
 
@@ -359,13 +379,12 @@ class CutAnalyzer(FrameAnalyzer):
         return _result(events, times, _clip_duration(times, rate), confidence)
 
 
-def _middle(out: dict[str, np.ndarray], name: str, batch: int) -> np.ndarray:
+def _middle(out: dict[str, np.ndarray], name: str, shape: tuple[int, int]) -> np.ndarray:
+    """The predictions of a batch of windows with full context, in frame order."""
     values = np.asarray(out[name], dtype=np.float32)
-    if values.shape != (batch, WINDOW):
-        raise InferenceError(
-            f"{MODEL}.{name}: expected [{batch}, {WINDOW}], got {list(values.shape)}"
-        )
-    return values[:, CONTEXT : CONTEXT + STEP].reshape(-1)
+    if values.shape != shape:
+        raise InferenceError(f"{MODEL}.{name}: expected {list(shape)}, got {list(values.shape)}")
+    return values[:, CONTEXT : shape[1] - CONTEXT].reshape(-1)
 
 
 def _frame_rate(times: np.ndarray, fps: float) -> float:
@@ -751,7 +770,7 @@ def _confidence(n: int, events: list[Transition], doubts: list[float]) -> float:
     transition counts with its own confidence; each network peak between 0.2 and 0.5 that
     nothing explains, and each cut overruled, counts with how far it was from a coin toss.
     """
-    coverage = min(1.0, n / WINDOW) ** 0.5
+    coverage = min(1.0, n / TRAINED_WINDOW) ** 0.5
     votes = [e.confidence for e in events] + doubts
     decisiveness = float(np.mean(votes)) if votes else 1.0
     return round(float(np.clip(coverage * (0.4 + 0.6 * decisiveness), 0.0, 1.0)), 3)

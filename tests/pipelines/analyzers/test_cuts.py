@@ -23,7 +23,15 @@ import pytest
 from support.media import ffmpeg
 
 from pipelines.analyzers.base import AnalyzerResult
-from pipelines.analyzers.cuts import TRANSITION_TYPES, CutAnalyzer, thumbnails
+from pipelines.analyzers.cuts import (
+    CONTEXT,
+    STEP,
+    TRAINED_WINDOW,
+    TRANSITION_TYPES,
+    WINDOW,
+    CutAnalyzer,
+    thumbnails,
+)
 from pipelines.decode import FrameChunk, VideoSource, analysis_size
 from pipelines.inference import InProcessBackend, ModelConfig
 from pipelines.ingest import probe
@@ -111,11 +119,11 @@ def test_config_declares_batched_frames_and_two_probability_outputs():
     config = ModelConfig.load(MODEL_DIR)
     assert config.max_batch_size >= 1
     assert [(t.name, t.dtype, t.dims) for t in config.inputs] == [
-        ("FRAMES", np.dtype(np.uint8), (100, 27, 48, 3))
+        ("FRAMES", np.dtype(np.uint8), (-1, 27, 48, 3))
     ]
     assert [(t.name, t.dtype, t.dims) for t in config.outputs] == [
-        ("SINGLE_FRAME", np.dtype(np.float32), (100,)),
-        ("MANY_HOT", np.dtype(np.float32), (100,)),
+        ("SINGLE_FRAME", np.dtype(np.float32), (-1,)),
+        ("MANY_HOT", np.dtype(np.float32), (-1,)),
     ]
     text = (MODEL_DIR / "config.pbtxt").read_text()
     assert 'backend: "python"' in text
@@ -181,10 +189,41 @@ def test_model_answers_as_the_package_does_in_its_own_layout():
     assert np.all(got["MANY_HOT"][0, 64:77] > 0.5)
 
 
+def test_model_reads_a_long_window_as_it_reads_its_100_frame_windows():
+    """The analyzer sends 300-frame windows to a network trained on 100: where a frame has its
+    25 frames of context either way, the answers must agree with the 100-frame windows
+    stepping 50 (the package's own reading) to within 0.1 (0.10 is the most measured on the
+    corpus, on fades.mp4), and each transition must peak on the same frame."""
+    module = load_model_module()
+    model = module.create_model("cpu")
+    rng = np.random.default_rng(5)
+    pictures = rng.integers(0, 256, (5, 27, 48, 3)).astype(np.float32)
+    n = 300
+    share = np.clip((np.arange(n) - 180) / 24, 0, 1)[:, None, None, None]  # a dissolve
+    frames = np.where(np.arange(n)[:, None, None, None] < 70, pictures[0], pictures[1])
+    frames = np.where(np.arange(n)[:, None, None, None] < 130, frames, pictures[2])
+    frames = frames * (1 - share) + pictures[3] * share
+    frames[240:] = pictures[4]  # and a cut at 240
+    frames = frames.astype(np.uint8)
+    long = model.infer({"FRAMES": frames[None]})
+    short = model.infer({"FRAMES": np.stack([frames[k : k + 100] for k in range(0, 201, 50)])})
+    kept = {head: values[0, 25:275] for head, values in long.items()}
+    read = {head: values[:, 25:75].reshape(-1) for head, values in short.items()}
+    for head in ("SINGLE_FRAME", "MANY_HOT"):
+        assert np.abs(kept[head] - read[head]).max() < 0.1, head
+    for lo, hi in ((60, 80), (120, 140), (160, 220), (230, 250)):
+        peak = lo + int(np.argmax(kept["SINGLE_FRAME"][lo - 25 : hi - 25]))
+        assert peak == lo + int(np.argmax(read["SINGLE_FRAME"][lo - 25 : hi - 25]))
+        assert kept["SINGLE_FRAME"][peak - 25] > 0.4, (lo, peak)
+    assert np.all(kept["MANY_HOT"][183 - 25 : 202 - 25] > 0.5)  # inside the dissolve
+
+
 def test_model_rejects_wrong_input_with_the_shape_it_got():
     model = load_model_module().create_model("cpu")
-    with pytest.raises(ValueError, match=r"\[2, 50, 27, 48, 3\]"):
-        model.infer({"FRAMES": np.zeros((2, 50, 27, 48, 3), dtype=np.uint8)})
+    with pytest.raises(ValueError, match=r"\[2, 50, 24, 48, 3\]"):
+        model.infer({"FRAMES": np.zeros((2, 50, 24, 48, 3), dtype=np.uint8)})
+    with pytest.raises(ValueError, match=r"\[1, 0, 27, 48, 3\]"):
+        model.infer({"FRAMES": np.zeros((1, 0, 27, 48, 3), dtype=np.uint8)})
 
 
 def test_triton_entry_point_wraps_the_same_model(monkeypatch):
@@ -235,14 +274,19 @@ class ExactCutModel:
             "shot_boundaries", max_batch, self.config_.inputs, self.config_.outputs, MODEL_DIR
         )
         self.batches: list[int] = []
+        self.lengths: list[int] = []
 
     def config(self, model: str) -> ModelConfig:
         return self.config_
 
     def infer(self, model, inputs):
         frames = inputs["FRAMES"].astype(np.int16)
-        assert frames.shape[1:] == (100, 27, 48, 3) and len(frames) <= self.config_.max_batch_size
+        assert frames.shape[2:] == (27, 48, 3) and len(frames) <= self.config_.max_batch_size
+        # Full windows, or the last one: as short as the clip allows, never under the
+        # network's training length.
+        assert frames.shape[1] == WINDOW or TRAINED_WINDOW <= frames.shape[1] < WINDOW
         self.batches.append(len(frames))
+        self.lengths.append(frames.shape[1])
         jump = np.abs(np.diff(frames, axis=1)).mean(axis=(2, 3, 4)) > 20
         single = np.zeros(frames.shape[:2], dtype=np.float32)
         single[:, :-1] = jump
@@ -266,21 +310,24 @@ def feed(analyzer: CutAnalyzer, frames: np.ndarray, chunk: int = 128, rate: floa
 
 
 def test_windows_map_back_to_the_exact_frames_and_go_in_full_batches():
-    # Cuts on both sides of window and batch edges: 50-frame steps, 25 frames of context.
-    cuts = [25, 50, 52, 99, 101, 400, 449, 451, 650, 719]
-    model = ExactCutModel(max_batch=8)
+    # Cuts on both sides of window and batch edges: 250-frame steps, 25 frames of context.
+    assert (WINDOW, STEP, CONTEXT) == (300, 250, 25)
+    cuts = [25, 249, 250, 252, 499, 501, 750, 999, 1001, 1150, 1199]
+    model = ExactCutModel(max_batch=2)
     analyzer = CutAnalyzer(model, fps=25.0)
-    frames = scenes(720, cuts)
-    for start in range(0, 720, 100):
+    frames = scenes(1200, cuts)
+    for start in range(0, 1200, 100):
         part = frames[start : start + 100]
         analyzer.update(FrameChunk(part, (start + np.arange(len(part))) / 25.0, start))
         # Memory stays bounded: only the thumbnails the next batch needs are kept.
-        assert len(analyzer._pending) <= 8 * 50 + 100
+        assert len(analyzer._pending) <= 2 * STEP + WINDOW
     result = analyzer.finish()
     assert result.sections["cuts"]["frames"] == cuts
     assert result.sections["cuts"]["times_s"] == [c / 25.0 for c in cuts]
-    # 720 frames are 15 windows: one full batch while decoding, the other 7 at the end.
-    assert model.batches == [8, 7]
+    # 1200 frames: four full windows in two batches while decoding, then the last 200
+    # frames in one window of 250 (their 25 frames of context each side).
+    assert model.batches == [2, 2, 1]
+    assert model.lengths == [300, 300, 250]
     check_shape(result)
 
 
