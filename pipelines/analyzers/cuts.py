@@ -75,6 +75,7 @@ TRAINED_WINDOW, CONTEXT = 100, 25
 WINDOW = 300
 STEP = WINDOW - 2 * CONTEXT
 GRID_H, GRID_W = 9, 16  # 3x3 blocks of the thumbnail
+THUMB_BLOCK = 16  # frames resized at a time
 TRANSITION_TYPES = ("cut", "dissolve", "fade_in", "fade_out", "wipe")
 
 # TransNetV2's own decision threshold for both heads.
@@ -187,10 +188,16 @@ def thumbnails(frames: np.ndarray) -> np.ndarray:
     """uint8 RGB [N, H, W, 3] -> uint8 RGB [N, 27, 48, 3], the network's input size."""
     n, h, w, _ = frames.shape
     rows, cols = _resample_matrix(h, THUMB_H), _resample_matrix(w, THUMB_W)
-    tall = np.matmul(rows, frames.astype(np.float32).reshape(n, h, w * 3))
-    wide = tall.reshape(n, THUMB_H, w, 3).transpose(0, 1, 3, 2)
-    small = np.matmul(wide, cols.T).transpose(0, 1, 3, 2)
-    return np.clip(np.rint(small), 0, 255).astype(np.uint8)
+    out = np.empty((n, THUMB_H, THUMB_W, 3), dtype=np.uint8)
+    # A few frames at a time: a whole chunk as float32 (88 MB at 320x180) is a fresh mapping
+    # of memory each time, and faulting it in cost more than the arithmetic.
+    for start in range(0, n, THUMB_BLOCK):
+        block = frames[start : start + THUMB_BLOCK]
+        tall = np.matmul(rows, block.astype(np.float32).reshape(len(block), h, w * 3))
+        wide = tall.reshape(len(block), THUMB_H, w, 3).transpose(0, 1, 3, 2)
+        small = np.matmul(wide, cols.T).transpose(0, 1, 3, 2)
+        out[start : start + THUMB_BLOCK] = np.clip(np.rint(small), 0, 255)
+    return out
 
 
 def _edges(luma: np.ndarray) -> np.ndarray:
