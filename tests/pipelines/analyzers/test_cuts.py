@@ -172,6 +172,8 @@ def test_model_answers_as_the_package_does_in_its_own_layout():
     assert convs and all(
         c.weight.is_contiguous(memory_format=torch.channels_last_3d) for c in convs
     )
+    # Its pooling is ours too, and keeps that layout.
+    assert not any(isinstance(m, torch.nn.AvgPool3d) for m in ours.net.modules())
     rng = np.random.default_rng(3)
     first, second, third = (rng.integers(0, 256, (27, 48, 3)) for _ in range(3))
     share = np.clip((np.arange(100) - 60) / 20, 0, 1)[:, None, None, None]
@@ -216,6 +218,20 @@ def test_model_reads_a_long_window_as_it_reads_its_100_frame_windows():
         assert peak == lo + int(np.argmax(read["SINGLE_FRAME"][lo - 25 : hi - 25]))
         assert kept["SINGLE_FRAME"][peak - 25] > 0.4, (lo, peak)
     assert np.all(kept["MANY_HOT"][183 - 25 : 202 - 25] > 0.5)  # inside the dissolve
+
+
+def test_the_pooling_is_replaced_only_where_it_is_the_one_the_package_builds():
+    import torch
+
+    module = load_model_module()
+    x = torch.rand(1, 4, 3, 27, 48).contiguous(memory_format=torch.channels_last_3d)
+    halve = module._halve_pool(torch.nn.AvgPool3d((1, 2, 2)))
+    assert torch.allclose(halve(x), torch.nn.functional.avg_pool3d(x, (1, 2, 2)), atol=1e-6)
+    assert halve(x).shape == (1, 4, 3, 13, 24)
+    assert halve(x).is_contiguous(memory_format=torch.channels_last_3d)
+    for other in (torch.nn.MaxPool3d((1, 2, 2)), torch.nn.AvgPool3d((1, 3, 3))):
+        with pytest.raises(RuntimeError, match="expected AvgPool3d"):
+            module._halve_pool(other)
 
 
 def test_model_rejects_wrong_input_with_the_shape_it_got():
