@@ -51,7 +51,10 @@ def models_on_cuda(frames: np.ndarray) -> list[Row]:
     cpu = InProcessBackend(REPO / "model_repository", device="cpu")
     gpu = InProcessBackend(REPO / "model_repository", device="cuda")
     grey = frames[..., 1].astype(np.float32) / 255.0
-    windows = np.stack([np.resize(frames[:, ::4, ::4][:, :27, :48], (100, 27, 48, 3))] * 4)
+    from pipelines.analyzers.cuts import WINDOW
+
+    thumbs = np.resize(frames[:, ::4, ::4][:, :27, :48], (WINDOW, 27, 48, 3))
+    windows = np.stack([thumbs] * 3)  # the model's max_batch_size
     cases = {
         "color_stats": {"FRAMES": frames[:64]},
         "motion": {"PREV": grey[:32], "CURR": grey[1:33]},
