@@ -127,11 +127,14 @@ def _halve_pool(pool):
     keeps its input's memory format."""
     import torch
 
-    kernel = tuple(pool.kernel_size) if isinstance(pool, torch.nn.AvgPool3d) else None
+    def triple(value) -> tuple:
+        return tuple(value) if isinstance(value, tuple | list) else (value,) * 3
+
+    kernel = triple(pool.kernel_size) if isinstance(pool, torch.nn.AvgPool3d) else None
     if (
         kernel != (1, 2, 2)
-        or tuple(pool.stride) != kernel
-        or pool.padding not in (0, (0, 0, 0))
+        or triple(pool.stride) != kernel
+        or triple(pool.padding) != (0, 0, 0)
         or pool.ceil_mode
         or pool.divisor_override is not None
     ):

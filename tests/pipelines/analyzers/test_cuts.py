@@ -229,7 +229,8 @@ def test_the_pooling_is_replaced_only_where_it_is_the_one_the_package_builds():
     assert torch.allclose(halve(x), torch.nn.functional.avg_pool3d(x, (1, 2, 2)), atol=1e-6)
     assert halve(x).shape == (1, 4, 3, 13, 24)
     assert halve(x).is_contiguous(memory_format=torch.channels_last_3d)
-    for other in (torch.nn.MaxPool3d((1, 2, 2)), torch.nn.AvgPool3d((1, 3, 3))):
+    others = (torch.nn.MaxPool3d((1, 2, 2)), torch.nn.AvgPool3d((1, 3, 3)), torch.nn.AvgPool3d(2))
+    for other in others:
         with pytest.raises(RuntimeError, match="expected AvgPool3d"):
             module._halve_pool(other)
 
