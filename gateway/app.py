@@ -60,6 +60,11 @@ class Services:
 
     @classmethod
     def start(cls, settings: Settings) -> Services:
+        if settings.worker_enabled and settings.device != "cpu":
+            # A GPU that is not there fails the start, by name, not every job one by one.
+            from pipelines.inference import resolve_device
+
+            resolve_device(settings.device)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(settings.resolved_database_url)
         database.create_tables()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pydantic
 import pytest
 import torch
+from support.service import make_settings
 
+from gateway.app import Services
 from pipelines.errors import InferenceError
 from pipelines.inference import get_backend, resolve_device
 from pipelines.settings import Settings
@@ -36,3 +38,13 @@ def test_the_in_process_backend_runs_on_the_device_the_settings_name(tmp_path) -
 def test_a_device_setting_that_names_no_device_is_refused(name: str) -> None:
     with pytest.raises(pydantic.ValidationError, match="device"):
         Settings(device=name)
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="this machine has a CUDA device")
+def test_the_service_does_not_start_on_a_gpu_that_is_not_there(tmp_path) -> None:
+    with pytest.raises(InferenceError, match=r"'cuda' .* torch sees 0 CUDA device\(s\)"):
+        Services.start(make_settings(tmp_path / "data", device="cuda"))
+    assert not (tmp_path / "data").exists()  # refused before anything was made
+    # A gateway without its worker runs no model, so it starts.
+    services = Services.start(make_settings(tmp_path / "api", device="cuda", worker_enabled=False))
+    services.stop()
