@@ -37,8 +37,8 @@ $(STAMP): pyproject.toml
 run: setup
 	@test -n "$(TEMPLATE)" -a -n "$(FOOTAGE)" || \
 		{ echo "usage: make run TEMPLATE=<video> FOOTAGE=<video> [OUT=out]"; exit 2; }
-	@mkdir -p $(OUT)
-	$(BIN)/clipzy apply $(TEMPLATE) $(FOOTAGE) -o $(OUT)/output.mp4
+	@mkdir -p "$(OUT)"
+	$(BIN)/clipzy apply "$(TEMPLATE)" "$(FOOTAGE)" -o "$(OUT)/output.mp4"
 
 test: setup
 	$(BIN)/ruff check .
