@@ -105,18 +105,21 @@ def triton_on_gpu(template: Path) -> list[Row]:
                 backend=TritonBackend(server.grpc_url),
             )
             t_gpu = time.perf_counter() - start
-    a, b = local.style_dna, remote.style_dna
-    same_cuts = a["cuts"]["frames"] == b["cuts"]["frames"]
-    lab = float(np.abs(np.subtract(a["color"]["lab_mean"], b["color"]["lab_mean"])).max())
     return [
         (
             "extract job via Triton KIND_GPU",
             f"{t_cpu:.2f} s",
             f"{t_gpu:.2f} s",
-            f"cuts equal: {same_cuts}; lab_mean |Δ| {lab:.2e}",
+            _dna_agreement(local.style_dna, remote.style_dna),
             template.name,
         )
     ]
+
+
+def _dna_agreement(a: dict, b: dict) -> str:
+    """How two Style DNAs of one template agree: the same cut frames, the colour means' gap."""
+    lab = float(np.abs(np.subtract(a["color"]["lab_mean"], b["color"]["lab_mean"])).max())
+    return f"cuts equal: {a['cuts']['frames'] == b['cuts']['frames']}; lab_mean |Δ| {lab:.2e}"
 
 
 def dali_decode(video: Path) -> list[Row]:
@@ -245,13 +248,12 @@ def job_on_cuda_device(template: Path, footage: Path) -> list[Row]:
             result = run_job(request, settings=Settings(device=device))
             results[device] = (result.style_dna, time.perf_counter() - start)
     (a, t_cpu), (b, t_gpu) = results["cpu"], results["cuda"]
-    lab = float(np.abs(np.subtract(a["color"]["lab_mean"], b["color"]["lab_mean"])).max())
     return [
         (
             "extract_apply job, CLIPZY_DEVICE",
             f"{t_cpu:.1f} s",
             f"{t_gpu:.1f} s",
-            f"cuts equal: {a['cuts']['frames'] == b['cuts']['frames']}; lab |Δ| {lab:.2e}",
+            _dna_agreement(a, b),
             f"{template.name} onto {footage.name}",
         )
     ]
