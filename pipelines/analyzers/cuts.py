@@ -68,9 +68,9 @@ MODEL = "shot_boundaries"
 THUMB_H, THUMB_W = 27, 48
 # The network was trained on 100-frame windows and is read, as its authors do, only where a
 # frame has at least CONTEXT frames on each side; the first and last CONTEXT predictions of a
-# window are dropped. It is convolutional in time, so a longer window gives the same answers
-# with more context, and drops the same 50 frames out of more: a window of WINDOW frames
-# keeps STEP of them, and costs 1.2 network passes a frame instead of 2.
+# window are dropped. It is convolutional in time, so a longer window reads the same frames
+# (within 0.1 of the 100-frame reading on the corpus) and drops the same 50 frames out of
+# more: a window of WINDOW frames keeps STEP of them, 1.2 network passes a frame, not 2.
 TRAINED_WINDOW, CONTEXT = 100, 25
 WINDOW = 300
 STEP = WINDOW - 2 * CONTEXT
