@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from benchmarks.accuracy.common import Table, default_context, fmt
+from benchmarks.accuracy.common import (
+    OURS_NETWORK,
+    OURS_WITHOUT_NETWORK,
+    PEER_DECODING,
+    Table,
+    default_context,
+    fmt,
+)
 
 TASKS = ("cuts", "transitions", "beats", "color", "loudness", "motion", "confidence")
 
@@ -72,7 +79,9 @@ def speed_table(tables: list[Table]) -> Table:
             task[engine] = task.get(engine, 0.0) + seconds
     for task, engines in totals.items():
         ours = engines.get("ours")
-        for engine, seconds in engines.items():
+        # Ours, then the peers, then the yardsticks.
+        order = sorted(engines, key=lambda e: (e != "ours", "(ref)" in e))
+        for engine, seconds in ((e, engines[e]) for e in order):
             ratio = seconds / ours if ours else None
             speed.add(task, engine, seconds, None if engine == "ours" else ratio)
         peers = {e: s for e, s in engines.items() if e != "ours" and "(ref)" not in e}
@@ -84,11 +93,34 @@ def speed_table(tables: list[Table]) -> Table:
             + (f" (slower than {', '.join(faster)})" if faster else ""),
             not faster,
         )
+        if faster and OURS_NETWORK in engines:
+            speed.notes.append(_floor(task, engines, peers))
     speed.notes.append(
         "ours includes everything the engine does for the task (decoding included where the "
         "engine decodes); a peer's, what its rows time (see each task's notes)"
     )
     return speed
+
+
+def _floor(task: str, engines: dict[str, float], peers: dict[str, float]) -> str:
+    """Where ours is slower on a task with a network: what the network alone took, and what
+    ours took without it, against the fastest peer's whole run."""
+    fastest = min(peers, key=peers.__getitem__)
+    network, quickest = engines[OURS_NETWORK], peers[fastest]
+    text = (
+        f"{task}: the network alone took {network:.1f} s inside ours, "
+        f"{network / quickest:.1f}× {fastest}'s whole run ({quickest:.1f} s)"
+    )
+    if OURS_WITHOUT_NETWORK in engines:
+        without = engines[OURS_WITHOUT_NETWORK]
+        text += f"; ours without the network took {without:.1f} s ({without / quickest:.1f}×)"
+    if PEER_DECODING in engines:
+        decoding = engines[PEER_DECODING]
+        text += (
+            f"; PySceneDetect spends {decoding:.1f} s of it just decoding the frames "
+            f"({decoding / quickest:.0%}), which any engine reading the same frames pays too"
+        )
+    return text
 
 
 def _print(console: Console, table: Table) -> None:

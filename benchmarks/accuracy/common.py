@@ -13,6 +13,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 T = TypeVar("T")
 
+# Yardsticks of our cut analyzer, in the cut and transition tables and the speed table: the
+# seconds its network took inside its run, and the analyzer run again with the network's
+# predictions all 0 (what the picture measurements alone find, and what they cost).
+OURS_NETWORK = "ours: its network alone (ref)"
+OURS_WITHOUT_NETWORK = "ours without the network (ref)"
+# PySceneDetect opening each file and reading every frame, with no detector.
+PEER_DECODING = "PySceneDetect decoding alone (ref)"
+
 
 @dataclass
 class Context:

@@ -13,7 +13,13 @@ from __future__ import annotations
 from support import shot_peers as peers
 from support.synth_video import TransitionClip, transition_clips
 
-from benchmarks.accuracy.common import Context, Table
+from benchmarks.accuracy.common import (
+    OURS_NETWORK,
+    OURS_WITHOUT_NETWORK,
+    PEER_DECODING,
+    Context,
+    Table,
+)
 
 PEERS = ("ThresholdDetector", "ContentDetector", "AdaptiveDetector")
 FADE_KINDS = ("ramps", "fadeblack", "fadewhite")  # inputs whose transitions are all fades
@@ -62,6 +68,7 @@ def run(ctx: Context) -> list[Table]:
     )
     goal_total = peers.TransitionScore()
     extra_total = peers.TransitionScore()
+    off_total = peers.TransitionScore()  # ours without the network, on the goal set
     located = {name: peers.TransitionScore() for name in ("ours", *PEERS)}
     fade_located = {name: peers.TransitionScore() for name in ("ours", *PEERS)}
     for name, kind, path, truths, core in cases(ctx):
@@ -71,9 +78,17 @@ def run(ctx: Context) -> list[Table]:
         table.add(name, kind, len(truths), "ours", score.recall, score.type_accuracy,
                   score.located_share, mine.seconds)  # fmt: skip
         table.time("ours", mine.seconds)
+        table.time(OURS_NETWORK, mine.network_seconds)
+        alone = peers.ours(path, network=False)
+        off = peers.score_transitions(alone.events, truths)
+        table.add(name, kind, len(truths), OURS_WITHOUT_NETWORK, off.recall, off.type_accuracy,
+                  off.located_share, alone.seconds)  # fmt: skip
+        table.time(OURS_WITHOUT_NETWORK, alone.seconds)
+        table.time(PEER_DECODING, peers.pyscenedetect_decoding(path))
         if core:
             goal_total += score
             located["ours"] += score
+            off_total += off
         else:
             extra_total += score
         is_fade = kind in FADE_KINDS
@@ -91,6 +106,8 @@ def run(ctx: Context) -> list[Table]:
                 fade_located[peer] += theirs
     table.add("goal set", "", goal_total.total, "ours", goal_total.recall,
               goal_total.type_accuracy, goal_total.located_share, None)  # fmt: skip
+    table.add("goal set", "", off_total.total, OURS_WITHOUT_NETWORK, off_total.recall,
+              off_total.type_accuracy, off_total.located_share, None)  # fmt: skip
     for peer in PEERS:
         table.add("goal set", "", located[peer].total, peer, None, None,
                   located[peer].located_share, None)  # fmt: skip
@@ -102,6 +119,10 @@ def run(ctx: Context) -> list[Table]:
         "located: a boundary (ours: any event) inside the transition; the peers give no extent"
         " or type, so recall and type are ours alone. Fades through black or white from xfade"
         " count as a fade_out and a fade_in."
+    )
+    table.notes.append(
+        f"{OURS_WITHOUT_NETWORK}: the same analyzer with the network's predictions all 0, its"
+        " picture measurements alone (the luma fades and the grid's wipes); not a peer"
     )
     # The yardstick is the content detectors ("they find a fifth of fades");
     # ThresholdDetector, made for fades through black, is printed beside them.

@@ -42,6 +42,38 @@ class Boundaries:
     cuts: list[int]  # first frames of new shots (hard cuts only, for our engine)
     events: list[dict]  # our transition events (empty for the peers)
     seconds: float
+    network_seconds: float | None = None  # ours: the part of ``seconds`` spent in the network
+    network_frames: int = 0  # ours: frames the network read, the windows' context included
+
+
+class _TimedNetwork:
+    """The backend as the analyzer sees it, adding up the seconds spent inside ``infer`` and
+    the frames it was sent."""
+
+    def __init__(self, backend) -> None:
+        self.backend = backend
+        self.seconds = 0.0
+        self.frames = 0
+
+    def config(self, model: str):
+        return self.backend.config(model)
+
+    def infer(self, model: str, inputs):
+        self.frames += int(np.prod(np.shape(inputs["FRAMES"])[:2]))
+        began = time.perf_counter()
+        try:
+            return self.backend.infer(model, inputs)
+        finally:
+            self.seconds += time.perf_counter() - began
+
+
+class _NetworkOff(_TimedNetwork):
+    """A backend whose shot network sees nothing anywhere (both heads 0 on every frame): our
+    engine on its picture measurements alone, to show what the network adds and costs."""
+
+    def infer(self, model: str, inputs):
+        zeros = np.zeros(np.shape(inputs["FRAMES"])[:2], dtype=np.float32)
+        return {"SINGLE_FRAME": zeros, "MANY_HOT": zeros}
 
 
 def frame_times(path: Path) -> np.ndarray:
@@ -62,15 +94,17 @@ def to_frames(seconds: list[float], times: np.ndarray) -> list[int]:
 # Engines.
 
 
-def ours(path: Path) -> Boundaries:
+def ours(path: Path, *, network: bool = True) -> Boundaries:
+    """Our cut analyzer on ``path``, timed from the probe to the decision. ``network=False``
+    runs it with the network's predictions all 0 (``_NetworkOff``)."""
     from pipelines.analyzers.cuts import CutAnalyzer
     from pipelines.decode import VideoSource, analysis_size
     from pipelines.inference import get_backend
     from pipelines.ingest import probe
     from pipelines.settings import get_settings
 
-    backend = get_backend()
-    _warm(backend)
+    _warm(get_backend())
+    backend = (_TimedNetwork if network else _NetworkOff)(get_backend())
     began = time.perf_counter()
     info = probe(path)
     source = VideoSource(info, analysis_size(info, get_settings().analysis_width))
@@ -81,7 +115,7 @@ def ours(path: Path) -> Boundaries:
     seconds = time.perf_counter() - began
     return Boundaries(
         list(result.sections["cuts"]["frames"]), list(result.sections["transitions"]["events"]),
-        seconds,
+        seconds, backend.seconds, backend.frames,
     )  # fmt: skip
 
 
@@ -97,6 +131,18 @@ def pyscenedetect(path: Path, detector: str, times: np.ndarray) -> Boundaries:
     seconds = time.perf_counter() - began
     starts = [start.seconds for start, _ in scenes[1:]]
     return Boundaries(to_frames(starts, times), [], seconds)
+
+
+def pyscenedetect_decoding(path: Path) -> float:
+    """Seconds PySceneDetect takes to open ``path`` and read every frame with no detector:
+    the part of its detectors' times that is decoding."""
+    import scenedetect
+
+    began = time.perf_counter()
+    video = scenedetect.open_video(str(path))
+    while video.read() is not False:
+        pass
+    return time.perf_counter() - began
 
 
 @cache
