@@ -5,6 +5,10 @@ TransNetV2 as its package runs it (``detect_scenes``, threshold 0.5). Inputs: th
 files with cut ground truth, and generated clips (``support.synth_video``) with exact
 answers: hard cuts between different shots, flashes of one or two white frames inside a
 shot, and fast motion without a cut.
+
+Beside them, yardsticks that are not peers: ours run again with the network's predictions all
+0 (what its picture measurements find alone), the seconds ours spent in the network, and
+PySceneDetect's decoding alone; the speed table reads them to say where the time goes.
 """
 
 from __future__ import annotations
